@@ -1,0 +1,1 @@
+"""PyTorch reference models with the upstream constructors and state-dict layouts (no MindSpore here)."""
