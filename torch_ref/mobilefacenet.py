@@ -50,8 +50,8 @@ class Depth_Wise(nn.Module):
 class Residual(nn.Module):
     def __init__(self, c, num_block, groups, kernel=(3, 3), stride=(1, 1), padding=(1, 1)):
         super().__init__()
-        self.model = nn.Sequential(*[Depth_Wise(c, c, residual=True, kernel=kernel, padding=padding, stride=stride,
-                                                groups=groups) for _ in range(num_block)])
+        self.model = nn.Sequential(*[Depth_Wise(c, c, residual=True, kernel=kernel, padding=padding,
+                                                stride=stride, groups=groups) for _ in range(num_block)])
 
     def forward(self, x):
         return self.model(x)

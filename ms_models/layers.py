@@ -1,0 +1,195 @@
+"""The layers MindSpore lacks, or spells differently from PyTorch, written once for every model here.
+
+Each one computes what its PyTorch namesake computes, so the model files read like their `torch_ref` twins:
+- `Conv2d`, `Linear`, `MaxPool2d`: torch's signatures and defaults (MindSpore's Conv2d defaults to 'same'
+  padding and no bias; its MaxPool2d needs pad_mode='pad' for ceil mode, which U^2-Net relies on).
+- `InstanceNorm2d`: no affine, biased variance, eps 1e-5; MindSpore has no CPU kernel for it.
+- `Upsample` / `upsample_nearest`: nearest by an integer factor; MindSpore's scale_factor path rejects
+  4-D input.
+- `resize_bilinear`: resize to a size, align_corners=False.
+- `global_avg_pool` / `global_max_pool`: adaptive pooling to 1x1.
+- `Tanh`: MindSpore's CPU tanh kernel is off by up to 1e-4 (torch: 3e-8), enough on its own to break the
+  golden tolerance of the generators' output layer.
+- `spectral_norm`: torch.nn.utils.spectral_norm, with its parameter names (`weight_orig`, `bias`,
+  `weight_u`, `weight_v`) and its power iteration in training mode.
+"""
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+
+ReflectionPad2d = nn.ReflectionPad2d
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+class Conv2d(nn.Conv2d):
+    """torch.nn.Conv2d's signature and defaults: explicit zero padding, bias on."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True):
+        pad_h, pad_w = _pair(padding)
+        super().__init__(in_channels, out_channels, _pair(kernel_size), stride=_pair(stride), pad_mode='pad',
+                         padding=(pad_h, pad_h, pad_w, pad_w), dilation=_pair(dilation), group=groups,
+                         has_bias=bias)
+
+
+class Linear(nn.Dense):
+    """torch.nn.Linear's signature (the weight is (out, in) in both frameworks)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__(in_features, out_features, has_bias=bias)
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """torch.nn.MaxPool2d(kernel_size, stride, ceil_mode) without padding."""
+
+    def __init__(self, kernel_size, stride=None, ceil_mode=False):
+        super().__init__(kernel_size, stride or kernel_size, pad_mode='pad', ceil_mode=ceil_mode)
+
+
+class InstanceNorm2d(nn.Cell):
+    """torch.nn.InstanceNorm2d(num_features) as upstream uses it: no affine, no running statistics."""
+
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+
+    def construct(self, x):
+        centered = x - x.mean((2, 3), keep_dims=True)
+        var = (centered * centered).mean((2, 3), keep_dims=True)  # biased, as torch's instance norm
+        return centered / ops.sqrt(var + self.eps)
+
+
+class Tanh(nn.Cell):
+    """tanh accurate to float32 rounding: evaluated in float64 on CPU, whose float32 kernel approximates."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_float64 = ms.get_context('device_target') == 'CPU'
+
+    def construct(self, x):
+        if self.in_float64:
+            return ops.tanh(x.astype(ms.float64)).astype(x.dtype)
+        return ops.tanh(x)
+
+
+def upsample_nearest(x, scale_factor=2):
+    """Nearest-neighbour upsampling by an integer factor: each pixel repeated scale x scale times."""
+    n, c, h, w = x.shape
+    x = ops.broadcast_to(x.reshape(n, c, h, 1, w, 1), (n, c, h, scale_factor, w, scale_factor))
+    return x.reshape(n, c, h * scale_factor, w * scale_factor)
+
+
+class Upsample(nn.Cell):
+    """torch.nn.Upsample(scale_factor=k) for integer k, in its default 'nearest' mode."""
+
+    def __init__(self, scale_factor, mode='nearest'):
+        super().__init__()
+        if mode != 'nearest' or int(scale_factor) != scale_factor:
+            raise ValueError('only nearest upsampling by an integer factor is implemented, got '
+                             f'mode={mode!r}, scale_factor={scale_factor!r}')
+        self.scale_factor = int(scale_factor)
+
+    def construct(self, x):
+        return upsample_nearest(x, self.scale_factor)
+
+
+def resize_bilinear(x, size):
+    """torch.nn.functional.interpolate(x, size, mode='bilinear', align_corners=False)."""
+    return ops.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)
+
+
+def global_avg_pool(x):
+    """adaptive_avg_pool2d(x, 1)."""
+    return x.mean((2, 3), keep_dims=True)
+
+
+def global_max_pool(x):
+    """adaptive_max_pool2d(x, 1)."""
+    return x.max(axis=(2, 3), keepdims=True)
+
+
+def _l2_normalize(v, eps):
+    """torch.nn.functional.normalize(v, dim=0, eps=eps) for a vector."""
+    return v / ops.maximum(ops.sqrt((v * v).sum()), eps)
+
+
+class _SpectralNorm(nn.Cell):
+    """A layer whose weight is `weight_orig / sigma`, sigma its largest singular value (Miyato et al., 2018).
+
+    As torch.nn.utils.spectral_norm (one power iteration, eps 1e-12): in training mode every forward first
+    refines `weight_u`, `weight_v` by one power iteration and stores them; in eval mode the stored vectors
+    are used as they are. sigma = u . (W v), with u and v treated as constants by autograd.
+    """
+
+    def __init__(self, weight, bias, eps=1e-12):
+        """`weight`, `bias`: the wrapped layer's parameters (copied; bias may be None)."""
+        super().__init__()
+        self.eps = eps
+        out_features = weight.shape[0]
+        in_features = int(np.prod(weight.shape[1:]))
+        self.bias = Parameter(Tensor(bias.asnumpy()), name='bias') if bias is not None else None
+        self.weight_orig = Parameter(Tensor(weight.asnumpy()), name='weight_orig')
+        # torch starts u and v as normalised Gaussian noise; a checkpoint overwrites them.
+        rng = np.random.default_rng()
+        self.weight_u = Parameter(Tensor(_unit(rng.standard_normal(out_features))), name='weight_u',
+                                  requires_grad=False)
+        self.weight_v = Parameter(Tensor(_unit(rng.standard_normal(in_features))), name='weight_v',
+                                  requires_grad=False)
+
+    def normalized_weight(self):
+        weight_mat = self.weight_orig.reshape(self.weight_orig.shape[0], -1)
+        u = self.weight_u
+        v = self.weight_v
+        if self.training:
+            v = _l2_normalize(ops.mv(weight_mat.T, u), self.eps)
+            u = _l2_normalize(ops.mv(weight_mat, v), self.eps)
+            u = ops.depend(u, ops.assign(self.weight_u, u))
+            v = ops.depend(v, ops.assign(self.weight_v, v))
+        u = ops.stop_gradient(u)
+        v = ops.stop_gradient(v)
+        sigma = (u * ops.mv(weight_mat, v)).sum()
+        return self.weight_orig / sigma
+
+
+def _unit(vector):
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+class SpectralNormConv2d(_SpectralNorm):
+    def __init__(self, conv, eps=1e-12):
+        super().__init__(conv.weight, conv.bias if conv.has_bias else None, eps)
+        self.stride = conv.stride
+        top, _, left, _ = conv.padding  # (top, bottom, left, right), symmetric for our Conv2d
+        self.padding = (top, left)
+        self.dilation = conv.dilation
+        self.groups = conv.group
+
+    def construct(self, x):
+        return ops.conv2d(x, self.normalized_weight(), self.bias, stride=self.stride, pad_mode='pad',
+                          padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+
+class SpectralNormLinear(_SpectralNorm):
+    def __init__(self, dense, eps=1e-12):
+        super().__init__(dense.weight, dense.bias if dense.has_bias else None, eps)
+
+    def construct(self, x):
+        return ops.dense(x, self.normalized_weight(), self.bias)
+
+
+def spectral_norm(layer, eps=1e-12):
+    """torch.nn.utils.spectral_norm(layer) for a `Conv2d` or `Linear`: a new cell holding its weights."""
+    if isinstance(layer, nn.Conv2d):
+        return SpectralNormConv2d(layer, eps)
+    if isinstance(layer, nn.Dense):
+        return SpectralNormLinear(layer, eps)
+    raise TypeError(f'spectral_norm supports Conv2d and Linear, not {type(layer).__name__}')
+
+
+__all__ = ['Conv2d', 'Linear', 'MaxPool2d', 'ReflectionPad2d', 'InstanceNorm2d', 'Tanh', 'Upsample', 'upsample_nearest',
+           'resize_bilinear', 'global_avg_pool', 'global_max_pool', 'spectral_norm', 'SpectralNormConv2d',
+           'SpectralNormLinear']
