@@ -1,0 +1,20 @@
+"""MindSpore ports of photo2cartoon / U-GAT-IT and U^2-Net, with PyTorch references that prove them exact."""
+from setuptools import find_packages, setup
+
+setup(
+    name='portrait-art-mindspore',
+    version='0.1.0',
+    description=__doc__,
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.9,<3.12',
+    packages=find_packages(include=['ms_models', 'torch_ref', 'weights_convert', 'preprocess', 'parity']),
+    # MindSpore inference needs only these; PyTorch is for the references, the converter and preprocessing.
+    install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm'],
+    extras_require={
+        'torch': ['torch==2.13.0'],
+        'preprocess': ['dlib-bin==20.0.1.post1', 'face-recognition-models==0.3.0', 'ai-edge-litert==2.3.0',
+                       'scikit-image==0.26.0'],
+        'test': ['pytest', 'onnxruntime', 'matplotlib'],
+    },
+)

@@ -1,0 +1,167 @@
+"""Checkpoint files: reading them safely, the layouts upstream saves, and writing them atomically.
+
+Layouts:
+- a plain state dict (U^2-Net's `u2net.pth`, photo2cartoon's `model_mobilefacenet.pth`): one network;
+- U-GAT-IT / photo2cartoon training checkpoints (`photo2cartoon_weights.pt`, `*_params_latest.pt`): a dict of
+  state dicts under some of NETWORK_NAMES;
+- on the MindSpore side, one `.ckpt` per network: a file, or a folder of `<network>.ckpt` files.
+"""
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from contextlib import contextmanager
+
+import numpy as np
+
+NETWORK_NAMES = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
+
+
+class ConversionError(Exception):
+    """A problem with the user's input, said in one line."""
+
+
+def _require_file(path):
+    if not os.path.exists(path):
+        raise ConversionError(f'{path}: no such file')
+    if os.path.isdir(path):
+        raise ConversionError(f'{path} is a folder, not a checkpoint file')
+
+
+def read_torch(path):
+    """{network name: {key: float32/int64 numpy array}} from a PyTorch checkpoint, never running its code.
+
+    A plain state dict comes back as {None: state_dict}.
+    """
+    import torch
+    _require_file(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # e.g. torch's notes on unusual pickle protocols
+            obj = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as error:
+        if 'Weights only load failed' in str(error):
+            raise ConversionError(f'{path}: refused to load, it holds Python objects other than tensors, which '
+                                  'could run code (only weights_only checkpoints are read)') from None
+        raise ConversionError(f'{path} is not a PyTorch checkpoint ({_first_line(error)})') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
+        raise ConversionError(f'{path} is corrupt or truncated ({_first_line(error)})') from None
+    except OSError as error:
+        raise ConversionError(f'cannot read {path}: {error.strerror or error}') from None
+    except Exception as error:  # the unpickler fails in many ways on bytes that are not a checkpoint
+        raise ConversionError(f'{path} is not a PyTorch checkpoint, or is corrupt '
+                              f'({type(error).__name__}: {_first_line(error)})') from None
+    return split_networks(obj, path)
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0].split('. ')[0] if text else type(error).__name__
+
+
+def _is_state_dict(obj):
+    import torch
+    return isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def split_networks(obj, path):
+    if _is_state_dict(obj):
+        return {None: _to_numpy(obj)}
+    if isinstance(obj, dict) and obj and set(obj) <= set(NETWORK_NAMES) and all(map(_is_state_dict, obj.values())):
+        return {name: _to_numpy(obj[name]) for name in NETWORK_NAMES if name in obj}
+    keys = ', '.join(map(str, list(obj)[:6])) if isinstance(obj, dict) else type(obj).__name__
+    raise ConversionError(f'{path}: not a state dict nor a U-GAT-IT checkpoint of {"/".join(NETWORK_NAMES)} '
+                          f'(found: {keys or "an empty dict"})')
+
+
+def _to_numpy(state_dict):
+    arrays = {}
+    for key, tensor in state_dict.items():
+        array = tensor.detach().cpu().numpy()
+        arrays[key] = array.astype(np.float32) if array.dtype.kind == 'f' else array
+    return arrays
+
+
+def read_mindspore(path):
+    """{parameter name: numpy array} from a MindSpore .ckpt."""
+    import ms_models  # noqa: F401  (oneDNN settings before MindSpore loads)
+    import mindspore as ms
+    _require_file(path)
+    try:
+        params = ms.load_checkpoint(path)
+    except (ValueError, RuntimeError, TypeError, OSError) as error:
+        raise ConversionError(f'{path} is not a readable MindSpore checkpoint ({_first_line(error)})') from None
+    if not params:
+        raise ConversionError(f'{path}: the checkpoint holds no parameters')
+    return {name: param.asnumpy() for name, param in params.items()}
+
+
+def read_mindspore_networks(path):
+    """Like read_torch, for a `.ckpt` file ({None: params}) or a folder of `<network>.ckpt` files."""
+    if not os.path.isdir(path):
+        return {None: read_mindspore(path)}
+    files = sorted(f for f in os.listdir(path) if f.endswith('.ckpt'))
+    unknown = [f for f in files if f[:-len('.ckpt')] not in NETWORK_NAMES]
+    if unknown or not files:
+        raise ConversionError(f'{path}: expected a folder of {", ".join(n + ".ckpt" for n in NETWORK_NAMES)}; '
+                              f'found {", ".join(files) or "no .ckpt file"}')
+    return {name: read_mindspore(os.path.join(path, name + '.ckpt')) for name in NETWORK_NAMES
+            if name + '.ckpt' in files}
+
+
+@contextmanager
+def staged(final_paths):
+    """Temporary paths beside `final_paths`; they replace them only if the block finishes without error.
+
+    Nothing half-written is ever left at a final path, and the temporary files go away on error.
+    """
+    temps = []
+    try:
+        for final in final_paths:
+            folder = os.path.dirname(os.path.abspath(final))
+            try:
+                os.makedirs(folder, exist_ok=True)
+                handle, temp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(final) + '.',
+                                                suffix=os.path.splitext(final)[1])
+            except OSError as error:
+                raise ConversionError(f'cannot write {final}: {error.strerror or error}') from None
+            os.close(handle)
+            temps.append(temp)
+        try:
+            yield temps
+        except OSError as error:  # e.g. a full disk
+            raise ConversionError(f'cannot write {", ".join(final_paths)}: {error.strerror or error}') from None
+        umask = os.umask(0)
+        os.umask(umask)
+        for temp, final in zip(temps, final_paths):
+            os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600, MindSpore's writer 0400
+            os.replace(temp, final)
+    finally:
+        for temp in temps:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+
+def write_mindspore(net, path):
+    """Save `net`'s parameters to `path` (a temporary file), then check what was written reads back equal."""
+    import mindspore as ms
+    ms.save_checkpoint(net, path)
+    written = read_mindspore(path)
+    expected = {name: param.asnumpy() for name, param in net.parameters_and_names()}
+    _check_equal(written, expected, path)
+
+
+def write_torch(obj, path):
+    """torch.save `obj` (a state dict or a dict of them) to `path`, then check it reads back equal."""
+    import torch
+    torch.save(obj, path)
+    written = read_torch(path)
+    expected = split_networks(obj, path)
+    for name in expected:
+        _check_equal(written[name], expected[name], path)
+
+
+def _check_equal(written, expected, path):
+    if set(written) != set(expected) or any(not np.array_equal(written[k], expected[k]) for k in expected):
+        raise ConversionError(f'{path}: the file written does not read back equal to the converted weights')
