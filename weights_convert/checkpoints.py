@@ -41,18 +41,24 @@ def read_torch(path):
             warnings.simplefilter('ignore')  # e.g. torch's notes on unusual pickle protocols
             obj = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as error:
-        if 'Weights only load failed' in str(error):
-            raise ConversionError(f'{path}: refused to load, it holds Python objects other than tensors, which '
-                                  'could run code (only weights_only checkpoints are read)') from None
-        raise ConversionError(f'{path} is not a PyTorch checkpoint ({_first_line(error)})') from None
+        if 'Weights only load failed' not in str(error):
+            raise ConversionError(f'{path} is not a PyTorch weights checkpoint ({_first_line(error)})') from None
+        raise ConversionError(f'{path}: refused to load, not a plain PyTorch weights checkpoint '
+                              f'({_unpickler_complaint(error)}); only tensors and containers are read, since other '
+                              'objects could run code') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
         raise ConversionError(f'{path} is corrupt or truncated ({_first_line(error)})') from None
     except OSError as error:
         raise ConversionError(f'cannot read {path}: {error.strerror or error}') from None
     except Exception as error:  # the unpickler fails in many ways on bytes that are not a checkpoint
-        raise ConversionError(f'{path} is not a PyTorch checkpoint, or is corrupt '
+        raise ConversionError(f'{path} is not a PyTorch weights checkpoint, or is corrupt '
                               f'({type(error).__name__}: {_first_line(error)})') from None
     return split_networks(obj, path)
+
+
+def _unpickler_complaint(error):
+    lines = [line.strip() for line in str(error).splitlines()]
+    return next((line for line in lines if 'nsupported' in line), 'objects other than tensors')
 
 
 def _first_line(error):
