@@ -8,12 +8,13 @@ Layouts:
 """
 import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from contextlib import contextmanager
 
 import numpy as np
+
+from preprocess.files import atomic_outputs
 
 NETWORK_NAMES = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
 
@@ -118,35 +119,12 @@ def read_mindspore_networks(path):
 
 @contextmanager
 def staged(final_paths):
-    """Temporary paths beside `final_paths`; they replace them only if the block finishes without error.
-
-    Nothing half-written is ever left at a final path, and the temporary files go away on error.
-    """
-    temps = []
+    """Temporary paths that replace `final_paths` only if the block finishes without error."""
     try:
-        for final in final_paths:
-            folder = os.path.dirname(os.path.abspath(final))
-            try:
-                os.makedirs(folder, exist_ok=True)
-                handle, temp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(final) + '.',
-                                                suffix=os.path.splitext(final)[1])
-            except OSError as error:
-                raise ConversionError(f'cannot write {final}: {error.strerror or error}') from None
-            os.close(handle)
-            temps.append(temp)
-        try:
+        with atomic_outputs(final_paths) as temps:
             yield temps
-        except OSError as error:  # e.g. a full disk
-            raise ConversionError(f'cannot write {", ".join(final_paths)}: {error.strerror or error}') from None
-        umask = os.umask(0)
-        os.umask(umask)
-        for temp, final in zip(temps, final_paths):
-            os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600, MindSpore's writer 0400
-            os.replace(temp, final)
-    finally:
-        for temp in temps:
-            if os.path.exists(temp):
-                os.remove(temp)
+    except OSError as error:  # no such folder, no permission, a full disk
+        raise ConversionError(f'cannot write {", ".join(final_paths)}: {error.strerror or error}') from None
 
 
 def write_mindspore(net, path):

@@ -1,0 +1,38 @@
+"""Running a MindSpore model on numpy arrays: device and execution mode, and a no-frills predictor."""
+import logging
+
+import mindspore as ms
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
+
+
+def configure(device_target='CPU', mode='graph', device_id=None):
+    """Select the backend and execution mode for every model built afterwards.
+
+    GRAPH compiles each input shape once and then runs without Python overhead; PyNative runs op by op,
+    for debugging. The same code runs on CPU, GPU and Ascend: only this call changes.
+    """
+    if device_target not in DEVICE_TARGETS:
+        raise ValueError(f'device_target must be one of {DEVICE_TARGETS}, not {device_target!r}')
+    if not ms.hal.is_available(device_target):
+        raise RuntimeError(f'this MindSpore installation cannot run on {device_target} (its {device_target} '
+                           'package and drivers are needed); use --device_target CPU')
+    ms.set_context(mode=MODES[mode])
+    if device_id is not None or ms.get_context('device_target') != device_target:
+        ms.set_device(device_target, device_id)  # only allowed before the first kernel runs
+
+
+class Predictor:
+    """`predictor(x)` -> list of numpy outputs, for a network in inference mode."""
+
+    def __init__(self, net):
+        self.net = net
+        net.set_train(False)
+
+    def __call__(self, x):
+        outputs = self.net(ms.Tensor(np.ascontiguousarray(x, np.float32)))
+        return [o.asnumpy() for o in (outputs if isinstance(outputs, (tuple, list)) else [outputs])]

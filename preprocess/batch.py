@@ -1,0 +1,84 @@
+"""Running a per-image task over a photo, a folder of photos, or the frames of a video.
+
+One bad photo is reported and skipped, never stopping the rest; every output is written atomically; long
+runs show a progress bar with rate and ETA.
+"""
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from .images import IMAGE_EXTENSIONS, InputError, list_images, read_rgb, save_image
+from .video import check_video_name, frames, open_video, video_writer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    failed: list = field(default_factory=list)  # (input, message)
+    seconds: float = 0.0
+
+
+def folder_jobs(src_folder, dst_folder, extension='.png'):
+    """(input, output) pairs for every image under `src_folder`, the tree mirrored under `dst_folder`."""
+    images = list_images(src_folder)
+    if not images:
+        raise InputError(f'{src_folder}: no images in this folder ({", ".join(IMAGE_EXTENSIONS)})')
+    return [(path, os.path.join(dst_folder, os.path.splitext(os.path.relpath(path, src_folder))[0] + extension))
+            for path in images]
+
+
+def save_outputs(result, path):
+    """Write a task's result: one image to `path`, or {suffix: image} beside it (`<stem><suffix><ext>`)."""
+    if not isinstance(result, dict):
+        result = {'': result}
+    stem, extension = os.path.splitext(path)
+    for suffix, image in result.items():
+        save_image(image, stem + suffix + extension)
+
+
+def run_on_images(task, jobs, progress=True):
+    """Apply `task(rgb)` to each (input, output) pair and save what it returns (see save_outputs)."""
+    summary = Summary()
+    start = time.perf_counter()
+    bar = tqdm(jobs, unit='image', disable=not progress or len(jobs) < 2, dynamic_ncols=True)
+    for src, dst in bar:
+        bar.set_postfix_str(os.path.basename(src), refresh=False)
+        try:
+            save_outputs(task(read_rgb(src)), dst)
+            summary.done += 1
+        except InputError as error:
+            summary.failed.append((src, str(error)))
+            logger.warning('skipped %s', error)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def run_on_video(task, src, dst, progress=True):
+    """Apply `task` to every frame of `src` and write `dst` with the same size and frame rate."""
+    check_video_name(dst)
+    capture, fps, size, count = open_video(src)
+    summary = Summary()
+    start = time.perf_counter()
+    try:
+        with video_writer(dst, fps, size) as write:
+            for frame in tqdm(frames(capture), total=count, unit='frame', disable=not progress,
+                              dynamic_ncols=True):
+                result = task(frame)
+                if result.shape[:2] != (size[1], size[0]):
+                    raise InputError(f'{dst}: this model gives {result.shape[1]}x{result.shape[0]} results, '
+                                     f'not the video size {size[0]}x{size[1]}')
+                write(result)
+                summary.done += 1
+            if summary.done == 0:
+                raise InputError(f'{src}: no frame could be read')
+    finally:
+        capture.release()
+    if summary.done < count:
+        logger.warning('%s ended after %d of %d frames (truncated?); wrote those', src, summary.done, count)
+    summary.seconds = time.perf_counter() - start
+    return summary

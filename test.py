@@ -1,0 +1,161 @@
+"""Photo -> cartoon (photo2cartoon) or pencil portrait / mask (U^2-Net), computed by the MindSpore ports."""
+import argparse
+import logging
+import os
+import resource
+import sys
+
+os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
+
+from preprocess.images import IMAGE_EXTENSIONS, InputError  # noqa: E402
+
+MODELS = ('photo2cartoon', 'u2net_portrait', 'u2net', 'u2netp', 'u2net_human_seg')
+
+EXAMPLES = """
+examples:
+  python test.py --photo_path photo.jpg --save_path cartoon.png --weights photo2cartoon_weights.pt
+  python test.py --photo_path photos/ --save_path cartoons/ --save_aligned
+  python test.py --model u2net_portrait --photo_path photo.jpg --save_path drawing.png --weights u2net_portrait.pth
+  python test.py --model u2net_portrait --photo_path photo.jpg --save_path face.png --face_crop
+  python test.py --model u2net_portrait --video_path clip.mp4 --save_path drawn.mp4
+  python test.py --model u2net_human_seg --photo_path photo.jpg --save_path cutout.png --background transparent
+
+Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
+U-2-Net README, or their .ckpt. Without --weights, ./models/ and ./saved_models/<model>/ are searched.
+A .pt/.pth is converted once and the .ckpt kept beside it. A folder as --photo_path is processed whole,
+its tree mirrored under --save_path. Exit status: 0 done, 1 nothing could be done, 3 some inputs failed.
+"""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--photo_path', help='a photo, or a folder of photos')
+    source.add_argument('--video_path', help='a video (U^2-Net models): every frame, same size and frame rate')
+    parser.add_argument('--save_path', required=True, help='output file (.png, .jpg; .mp4/.avi for video) or folder')
+    parser.add_argument('--model', choices=MODELS, default='photo2cartoon', help='default: %(default)s')
+    parser.add_argument('--weights', help='official .pt/.pth or converted .ckpt (see below)')
+    parser.add_argument('--device_target', choices=('CPU', 'GPU', 'Ascend'), default='CPU')
+    parser.add_argument('--mode', choices=('graph', 'pynative'), default='graph',
+                        help='MindSpore execution: graph (compiled once per input size, fast) or pynative')
+    parser.add_argument('--detector', choices=('dlib', 'fan'), default='dlib', help='face landmarks backend')
+    parser.add_argument('--segmenter', choices=('selfie', 'u2net_human_seg'), default='selfie',
+                        help='photo2cartoon background mask: MediaPipe selfie model, or U^2-Net human '
+                             'segmentation (needs --segmenter_weights)')
+    parser.add_argument('--segmenter_weights', help='u2net_human_seg.pth or .ckpt for --segmenter u2net_human_seg')
+    parser.add_argument('--all_faces', action='store_true', help='photo2cartoon: every face, not only the largest')
+    parser.add_argument('--save_aligned', action='store_true',
+                        help='photo2cartoon: also save the aligned face and its mask (<name>_aligned, <name>_mask)')
+    parser.add_argument('--face_crop', action='store_true',
+                        help='u2net_portrait: draw the largest face, cropped as the upstream demo does')
+    parser.add_argument('--background', choices=('mask', 'white', 'transparent'), default='mask',
+                        help='u2net, u2netp, u2net_human_seg: the mask, or the photo on white / transparent')
+    parser.add_argument('--quiet', action='store_true', help='no progress bars or step timings')
+    return parser.parse_args(argv)
+
+
+def build_task(args):
+    """The per-image function for args.model, its networks loaded (MindSpore)."""
+    from ms_models.inference import Predictor
+    from weights_convert.releases import find_weights, load_release
+
+    network = load_release(args.model, find_weights(args.model, args.weights))
+    logging.info('%s: %s', args.model, network.describe())
+    predict = Predictor(network.net)
+    if args.model == 'photo2cartoon':
+        from preprocess.cartoon import Cartoonizer, FacePreprocessor
+        from preprocess.faces import landmark_detector
+        preprocessor = FacePreprocessor(landmark_detector(args.detector), _segmenter(args))
+        return Cartoonizer(predict, preprocessor, args.all_faces, args.save_aligned), preprocessor
+    if args.model == 'u2net_portrait':
+        from preprocess.faces import landmark_detector
+        from preprocess.u2net_tasks import PortraitDrawing
+        return PortraitDrawing(predict, landmark_detector(args.detector) if args.face_crop else None), None
+    from preprocess.u2net_tasks import SalientObject
+    return SalientObject(predict, args.background), None
+
+
+def _segmenter(args):
+    from preprocess import segment
+    if args.segmenter == 'selfie':
+        return segment.SelfieSegmenter()
+    from ms_models.inference import Predictor
+    from weights_convert.releases import find_weights, load_release
+    weights = find_weights('u2net_human_seg', args.segmenter_weights)
+    return segment.U2NetHumanSegmenter(Predictor(load_release('u2net_human_seg', weights).net))
+
+
+def check_inputs(args):
+    """Fail on bad paths before any model is loaded."""
+    source = args.photo_path or args.video_path
+    if not os.path.exists(source):
+        raise InputError(f'{source}: no such file or folder')
+    if args.video_path:
+        from preprocess.video import check_video_name, open_video
+        if args.model == 'photo2cartoon':
+            raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models')
+        if args.background == 'transparent':
+            raise InputError('videos have no transparency: use --background mask or white')
+        check_video_name(args.save_path)
+        open_video(args.video_path)[0].release()
+    elif os.path.isfile(args.photo_path) and not args.save_path.lower().endswith(IMAGE_EXTENSIONS):
+        if not os.path.isdir(args.save_path):
+            raise InputError(f'{args.save_path}: give an image file name ({", ".join(IMAGE_EXTENSIONS)}) or a folder')
+
+
+def run(args):
+    from preprocess import batch
+
+    check_inputs(args)
+    from ms_models.inference import configure
+    configure(args.device_target, args.mode)
+    task, preprocessor = build_task(args)
+
+    if args.video_path:
+        summary = batch.run_on_video(task, args.video_path, args.save_path, progress=not args.quiet)
+        logging.info('%d frames in %.1f s (%.2f frames/s) -> %s', summary.done, summary.seconds,
+                     summary.done / max(summary.seconds, 1e-9), args.save_path)
+        return 0
+
+    if os.path.isdir(args.photo_path):
+        jobs = batch.folder_jobs(args.photo_path, args.save_path)
+    else:
+        save_path = args.save_path
+        if os.path.isdir(save_path):
+            save_path = os.path.join(save_path, os.path.splitext(os.path.basename(args.photo_path))[0] + '.png')
+        jobs = [(args.photo_path, save_path)]
+    summary = batch.run_on_images(task, jobs, progress=not args.quiet)
+
+    if len(jobs) == 1 and summary.failed:
+        raise InputError(summary.failed[0][1])
+    if len(jobs) == 1 and preprocessor is not None and not args.quiet:
+        logging.info('preprocessing: %s', ', '.join(f'{k} {v * 1000:.0f} ms' for k, v in preprocessor.timings.items()))
+    logging.info('%d of %d done in %.1f s -> %s', summary.done, len(jobs), summary.seconds,
+                 jobs[0][1] if len(jobs) == 1 else args.save_path)
+    for path, message in summary.failed:
+        logging.info('  failed: %s', message if path in message else f'{path}: {message}')
+    if summary.failed:
+        return 1 if summary.done == 0 else 3
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s')
+    from weights_convert import ConversionError
+    try:
+        status = run(args)
+    except (InputError, ConversionError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # e.g. --device_target GPU on a CPU-only MindSpore
+        print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
+        return 1
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    logging.info('peak memory %.0f MiB', peak_mib)
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""U^2-Net applications end to end: portrait drawing of a photo, a folder and a video; segmentation; bad input.
+
+Real weights cannot be downloaded here, so the tests make U2NET weights in the upstream layout (with a
+gentle head, so the drawings are not saturated) and run the real command on a real photo.
+"""
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from cli import load_script, made_up_weights, run_script, save_torch
+from ms_models.inference import Predictor
+from preprocess.u2net_tasks import PortraitDrawing, SalientObject
+from torch_ref.inference import Predictor as TorchPredictor
+from weights_convert import ARCHS, mindspore_network
+
+cli = load_script('test')
+
+
+@pytest.fixture(scope='module')
+def portrait(tmp_path_factory):
+    """(weights path, state dict) of a made-up u2net_portrait.pth."""
+    state = made_up_weights('u2net', seed=5, gentle_head=True)
+    path = tmp_path_factory.mktemp('weights') / 'u2net_portrait.pth'
+    return str(save_torch(state, path)), state
+
+
+@pytest.fixture(scope='module')
+def astronaut(tmp_path_factory):
+    path = tmp_path_factory.mktemp('photos') / 'astronaut.png'
+    Image.fromarray(data.astronaut()).save(path)
+    return str(path)
+
+
+def run_cli(*args):
+    return cli.main([*map(str, args), '--mode', 'pynative', '--quiet'])
+
+
+def test_mindspore_pipeline_equals_pytorch_reference_pipeline(portrait):
+    _, state = portrait
+    reference = ARCHS['u2net'].build_torch()
+    reference.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    photo = data.astronaut()[:, 40:460]  # not square: the drawing must come back at the photo's size
+
+    ours = PortraitDrawing(Predictor(mindspore_network(state).net))(photo)
+    theirs = PortraitDrawing(TorchPredictor(reference))(photo)
+
+    assert ours.shape == theirs.shape == photo.shape[:2] and ours.dtype == np.uint8
+    assert ours.std() > 20  # a real drawing, not a saturated page
+    diff = np.abs(ours.astype(int) - theirs)
+    assert (diff <= 1).mean() >= 0.999, f'{(diff <= 1).mean():.4%} within 1 grey level, max {diff.max()}'
+
+
+def test_portrait_command_on_a_photo(portrait, astronaut, tmp_path):
+    weights, state = portrait
+    out = tmp_path / 'drawing.png'
+    assert run_cli('--model', 'u2net_portrait', '--photo_path', astronaut, '--save_path', out,
+                   '--weights', weights) == 0
+    drawing = np.asarray(Image.open(out))
+    assert drawing.shape == (512, 512)
+    expected = PortraitDrawing(Predictor(mindspore_network(state).net))(data.astronaut())
+    assert np.abs(drawing.astype(int) - expected).max() <= 1
+    assert os.path.exists(weights[:-len('.pth')] + '.ckpt')  # converted once, cached beside the .pth
+
+
+def test_portrait_command_on_a_folder_skips_the_bad_photo(portrait, astronaut, tmp_path):
+    weights, _ = portrait
+    photos = tmp_path / 'photos'
+    (photos / 'sub').mkdir(parents=True)
+    Image.open(astronaut).convert('L').resize((200, 150)).save(photos / 'sub' / 'grey.jpg')
+    (photos / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not really a jpeg')
+    (photos / 'notes.txt').write_text('ignored')
+    out = tmp_path / 'drawings'
+
+    assert run_cli('--model', 'u2net_portrait', '--photo_path', photos, '--save_path', out,
+                   '--weights', weights) == 3  # some done, some failed
+    assert sorted(os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs) == \
+        ['sub/grey.png']
+    assert Image.open(out / 'sub' / 'grey.png').size == (200, 150)
+
+
+def _write_video(path, frames, fps=12.0):
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def test_portrait_command_on_a_video(portrait, tmp_path):
+    weights, _ = portrait
+    clip = [cv2.resize(np.roll(data.astronaut(), 20 * i, axis=1), (96, 72)) for i in range(3)]
+    _write_video(tmp_path / 'clip.avi', clip)
+    out = tmp_path / 'drawn.mp4'
+    assert run_cli('--model', 'u2net_portrait', '--video_path', tmp_path / 'clip.avi', '--save_path', out,
+                   '--weights', weights) == 0
+    capture = cv2.VideoCapture(str(out))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (96, 72)
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+
+
+def test_truncated_video_ends_cleanly_with_what_was_read(tmp_path):
+    state = made_up_weights('u2netp', seed=3, gentle_head=True)
+    weights = save_torch(state, tmp_path / 'u2netp.pth')
+    clip = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8) for i in range(10)]
+    _write_video(tmp_path / 'full.avi', clip)
+    data_bytes = (tmp_path / 'full.avi').read_bytes()
+    (tmp_path / 'cut.avi').write_bytes(data_bytes[:len(data_bytes) * 6 // 10])
+    out = tmp_path / 'mask.avi'
+    assert run_cli('--model', 'u2netp', '--video_path', tmp_path / 'cut.avi', '--save_path', out,
+                   '--weights', weights, '--background', 'white') == 0
+    frames_written = int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert 0 < frames_written < 10
+
+
+def test_segmentation_outputs():
+    predict = Predictor(mindspore_network(made_up_weights('u2netp', seed=3, gentle_head=True)).net)
+    photo = data.astronaut()[:300, :200]
+    mask = SalientObject(predict, 'mask')(photo)
+    assert mask.shape == (300, 200) and mask.std() > 10
+    cutout = SalientObject(predict, 'transparent')(photo)
+    assert cutout.shape == (300, 200, 4) and np.array_equal(cutout[:, :, 3], mask)
+    on_white = SalientObject(predict, 'white')(photo)
+    expected = np.round(photo * (mask[:, :, None] / 255.0) + 255 * (1 - mask[:, :, None] / 255.0))
+    assert np.abs(on_white.astype(int) - expected).max() <= 1
+
+
+def test_bad_input_one_line_errors_and_no_output(portrait, astronaut, tmp_path, capsys):
+    weights, _ = portrait
+    wrong = save_torch(made_up_weights('p2c_generator', 1), tmp_path / 'photo2cartoon_weights.pt', 'genA2B')
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'text.mp4').write_text('not a video')
+    (tmp_path / 'bad.png').write_bytes(b'garbage')
+    out = tmp_path / 'out'
+    cases = {
+        'missing path': (['--photo_path', tmp_path / 'nope.jpg', '--save_path', out / 'a.png'], 'no such file'),
+        'unreadable image': (['--photo_path', tmp_path / 'bad.png', '--save_path', out / 'a.png'],
+                             'not a readable image'),
+        'empty folder': (['--photo_path', tmp_path / 'empty', '--save_path', out], 'no images in this folder'),
+        'non-video file': (['--video_path', tmp_path / 'text.mp4', '--save_path', out / 'v.mp4'],
+                           'not a readable video'),
+        'wrong weights': (['--photo_path', astronaut, '--save_path', out / 'a.png', '--weights', wrong],
+                          'photo2cartoon_weights.pt holds a p2c_generator'),
+        'no weights': (['--photo_path', astronaut, '--save_path', out / 'a.png', '--weights', tmp_path / 'x.pth'],
+                       'no such weights file'),
+    }
+    for name, (args, message) in cases.items():
+        args = ['--model', 'u2net_portrait', *args]
+        if '--weights' not in args:
+            args += ['--weights', weights]
+        assert run_cli(*args) == 1, name
+        err = capsys.readouterr().err
+        assert err.startswith('error: ') and err.count('\n') == 1 and message in err, (name, err)
+        assert not out.exists() or os.listdir(out) == [], name
+
+
+def test_large_photo_stays_within_memory(portrait, tmp_path):
+    weights, _ = portrait
+    y, x = np.mgrid[0:3000, 0:4000]
+    Image.fromarray(np.stack([x % 256, y % 256, (x + y) % 256], axis=2).astype(np.uint8)).save(tmp_path / 'big.jpg')
+    result = run_script('test', '--model', 'u2net_portrait', '--photo_path', tmp_path / 'big.jpg',
+                        '--save_path', tmp_path / 'big.png', '--weights', weights, '--mode', 'pynative')
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / 'big.png').size == (4000, 3000)
+    peak_mib = float(result.stderr.split('peak memory ')[1].split()[0])
+    print(f'4000x3000 portrait drawing: peak memory {peak_mib:.0f} MiB')
+    assert peak_mib < 4096
