@@ -133,8 +133,8 @@ def run(args):
         logging.info('preprocessing: %s', ', '.join(f'{k} {v * 1000:.0f} ms' for k, v in preprocessor.timings.items()))
     logging.info('%d of %d done in %.1f s -> %s', summary.done, len(jobs), summary.seconds,
                  jobs[0][1] if len(jobs) == 1 else args.save_path)
-    for path, message in summary.failed:
-        logging.info('  failed: %s', message if path in message else f'{path}: {message}')
+    for _, message in summary.failed:
+        logging.info('  failed: %s', message)
     if summary.failed:
         return 1 if summary.done == 0 else 3
     return 0

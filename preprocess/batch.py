@@ -52,8 +52,9 @@ def run_on_images(task, jobs, progress=True):
             save_outputs(task(read_rgb(src)), dst)
             summary.done += 1
         except InputError as error:
-            summary.failed.append((src, str(error)))
-            logger.warning('skipped %s', error)
+            message = str(error) if str(error).startswith(src) else f'{src}: {error}'
+            summary.failed.append((src, message))
+            logger.warning('skipped %s', message)
     summary.seconds = time.perf_counter() - start
     return summary
 

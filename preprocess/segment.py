@@ -8,6 +8,8 @@ photo2cartoon segments with a TensorFlow model of its own (seg_model_384.pb). Tw
 Both give a soft uint8 mask (255 = person) the size of the image.
 """
 import os
+import sys
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -32,7 +34,8 @@ class SelfieSegmenter:
         # The model has one custom op (Convolution2DTransposeBias) that only the default XNNPACK delegate
         # implements, so the default delegates stay on.
         self.interpreter = Interpreter(model_path=model_path)
-        self.interpreter.allocate_tensors()
+        with _native_stderr_silenced():  # LiteRT's C++ logs "INFO: Created ... XNNPACK delegate" here
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]['index']
         self.output = self.interpreter.get_output_details()[0]['index']
 
@@ -43,6 +46,20 @@ class SelfieSegmenter:
         confidence = self.interpreter.get_tensor(self.output)[0, :, :, 0]
         mask = cv2.resize(confidence, (image_rgb.shape[1], image_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
         return np.round(np.clip(mask, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 (where C++ libraries log) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class U2NetHumanSegmenter:
