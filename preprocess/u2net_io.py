@@ -28,12 +28,16 @@ def u2net_input(image_rgb, size):
     scale = LARGE_SIDE / max(image_rgb.shape[:2])
     if scale < 1:
         image_rgb = cv2.resize(image_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    image = transform.resize(image_rgb, (size, size), mode='constant')
+    image = u2net_normalize(transform.resize(image_rgb, (size, size), mode='constant'))
+    return image.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def u2net_normalize(image):
+    """An HxWx3 float image divided by its own maximum, then ImageNet mean/std per RGB channel."""
     peak = image.max()
     if peak > 0:  # upstream divides unconditionally; an all-black photo would give NaN
         image = image / peak
-    image = (image - IMAGENET_MEAN) / IMAGENET_STD
-    return image.transpose(2, 0, 1)[None].astype(np.float32)
+    return (image - IMAGENET_MEAN) / IMAGENET_STD
 
 
 def normalize_map(prediction):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from parity.metrics import relative_error  # noqa: F401  (max|out - ref| / max(1, max|ref|), as the README)
 from weights_convert import synthetic_state_dict
 
 GOLDEN_DIR = Path(__file__).parent / 'golden'
@@ -61,11 +62,3 @@ def load_case(name):
     arch, network, config = CASES[name]
     return GoldenCase(name, arch, network, config, meta['spec'], state, data['x'],
                       [data[f'out{i}'] for i in range(meta['nouts'])], meta['tol'], meta['fp32_noise'])
-
-
-def relative_error(out, ref):
-    """max|out - ref| / max(1, max|ref|), the golden README's measure (NaN compares as a failure)."""
-    out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
-    if out.shape != ref.shape:
-        return float('inf')
-    return float(np.abs(out - ref).max() / max(1.0, np.abs(ref).max()))

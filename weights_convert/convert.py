@@ -177,7 +177,7 @@ def load_mindspore_network(path, network=None, arch=None):
     """
     if _is_mindspore_path(path):
         networks = read_mindspore_networks(path)
-        name = _pick(networks, network, path)
+        name = pick_network(networks, network, path)
         params = networks[name]
         found_arch, config = _resolve_arch({key: value.shape for key, value in params.items()}, arch, path)
         net = ARCHS[found_arch].build_mindspore(config)
@@ -186,11 +186,11 @@ def load_mindspore_network(path, network=None, arch=None):
         net.set_train(False)
         return Network(name or found_arch, found_arch, config, net, len(params))
     networks = read_torch(path)
-    name = _pick(networks, network, path)
+    name = pick_network(networks, network, path)
     return mindspore_network(networks[name], arch, name, path)
 
 
-def _pick(networks, network, path):
+def pick_network(networks, network, path):
     if None in networks:
         return None
     if network is None and len(networks) == 1:
