@@ -30,7 +30,7 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--arch', choices=list(ARCHS), help='architecture (read from the weights if given)')
     parser.add_argument('--all', action='store_true', help='every architecture, eval and train with --grad, '
-                        'random weights: one verdict line each')
+                        'random weights, smaller inputs (a few minutes): one verdict line each')
     parser.add_argument('--torch-weights', help='PyTorch checkpoint (.pt/.pth); converted here unless --ms-weights')
     parser.add_argument('--ms-weights', help='MindSpore .ckpt (or folder), compared as given')
     parser.add_argument('--network', help='network in a training checkpoint (genA2B, disGA, ...)')
@@ -57,11 +57,12 @@ def parse_args(argv=None):
 
 def run_one(args, arch, mode, grad):
     from parity.compare import run_parity
-    from parity.twins import build_twins, make_input
+    from parity.twins import QUICK_SIZES, build_twins, make_input
     from preprocess.images import read_rgb
     twins = build_twins(arch, args.config, args.torch_weights, args.ms_weights, args.network, args.seed)
     image = read_rgb(args.input) if args.input else None
-    x = make_input(twins, tuple(args.size) if args.size else None, args.batch, image, args.seed)
+    size = tuple(args.size) if args.size else (QUICK_SIZES[twins.arch],) * 2 if args.all else None
+    x = make_input(twins, size, args.batch, image, args.seed)
     return run_parity(twins, x, mode, grad)
 
 

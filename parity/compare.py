@@ -61,6 +61,7 @@ class Report:
     grads: list = field(default_factory=list)
     missing_layers: list = field(default_factory=list)  # torch layers MindSpore never ran
     ms_only_layers: list = field(default_factory=list)
+    unjudged: list = field(default_factory=list)  # rows shown for information only
 
     def failures(self):
         rows = self.layers + self.outputs + self.buffers + self.grads
@@ -154,13 +155,17 @@ def _row(name, value, truth, reference_error, gradient=False):
     """MindSpore's `value` against the float64 `truth`, bounded by the float32 reference's own error."""
     ref_err, noise_only = reference_error
     max_abs, rel, cos = errors(value, truth)
-    return Row(name, tuple(truth.shape), max_abs, rel, cos, ref_err, tolerance(ref_err, wide=noise_only or gradient),
+    return Row(name, tuple(truth.shape), max_abs, rel, cos, ref_err, tolerance(ref_err, gradient, noise_only),
                noise_only)
 
 
 def one_ulp_up(x):
     """`x` moved by one float32 step: a second, equally valid float32 input, for a second noise sample."""
     return np.nextafter(x, np.float32(np.inf)).astype(np.float32)
+
+
+def one_ulp_down(x):
+    return np.nextafter(x, np.float32(-np.inf)).astype(np.float32)
 
 
 def _worse(a, b):
@@ -179,11 +184,7 @@ def _unchanged(model):
 
 
 def compare_forward(twins, x, report):
-    """Every layer's output, the model outputs and (training mode) the updated buffers, against float64.
-
-    The float32 reference runs twice, on `x` and one float32 step away from it, and its larger error is
-    its noise: one sample can be luckily small where the computation amplifies rounding chaotically.
-    """
+    """Every layer's output, the model outputs and (training mode) the updated buffers, against float64."""
     truth = {}
     truth_outputs = _run_torch(twins.torch64, x.astype(np.float64),
                                lambda name, arrays: truth.__setitem__(name, [a.astype(np.float32) for a in arrays]))
@@ -191,12 +192,8 @@ def compare_forward(twins, x, report):
 
     def reference_sink(name, arrays):
         if name in truth:
-            found = [reference_error(a, t) for a, t in zip(arrays, truth[name])]
-            references[name] = [_worse(a, b) for a, b in zip(references.get(name, found), found)]
+            references[name] = [reference_error(a, t) for a, t in zip(arrays, truth[name])]
 
-    with _unchanged(twins.torch32):
-        nudged_outputs = _run_torch(twins.torch32, one_ulp_up(x), reference_sink)
-        nudged_buffers = {key: value.numpy().copy() for key, value in twins.torch32.named_buffers()}
     ref_outputs = _run_torch(twins.torch32, x, reference_sink)
     ms_layers = {}
 
@@ -212,29 +209,29 @@ def compare_forward(twins, x, report):
             report.missing_layers.append(name)
             continue
         report.layers.extend(ms_layers[name])
-    for i, (value, t, ref, nudged) in enumerate(zip(ms_outputs, truth_outputs, ref_outputs, nudged_outputs)):
-        report.outputs.append(_row(f'output[{i}]', value, t, _worse(reference_error(ref, t),
-                                                                     reference_error(nudged, t))))
+    for i, (value, t, ref) in enumerate(zip(ms_outputs, truth_outputs, ref_outputs)):
+        report.outputs.append(_row(f'output[{i}]', value, t, reference_error(ref, t)))
     if len(ms_outputs) != len(truth_outputs):
         report.missing_layers.append(f'outputs: MindSpore gives {len(ms_outputs)}, torch {len(truth_outputs)}')
-    report.buffers = compare_buffers(twins, nudged_buffers) if report.mode == 'train' else []
+    report.buffers = compare_buffers(twins) if report.mode == 'train' else []
 
 
-def compare_buffers(twins, nudged_buffers):
+def compare_buffers(twins):
     """BatchNorm running statistics and spectral-norm vectors as the last forward left them."""
     ms_params = {name: p for name, p in twins.ms.parameters_and_names()}
     buffers32, buffers64 = dict(twins.torch32.named_buffers()), dict(twins.torch64.named_buffers())
-    rows = []
-    for key in buffers64:
-        if key in twins.mapping:
-            truth = buffers64[key].numpy()
-            noise = _worse(reference_error(buffers32[key].numpy(), truth), reference_error(nudged_buffers[key], truth))
-            rows.append(_row(key, ms_params[twins.mapping[key]].asnumpy(), truth, noise))
-    return rows
+    return [_row(key, ms_params[twins.mapping[key]].asnumpy(), buffers64[key].numpy(),
+                 reference_error(buffers32[key].numpy(), buffers64[key].numpy()))
+            for key in buffers64 if key in twins.mapping]
 
 
 def compare_grads(twins, x):
-    """Gradients of sum(every output) w.r.t. every trainable parameter."""
+    """Gradients of sum(every output) w.r.t. every trainable parameter.
+
+    The float32 reference runs twice, on `x` and one float32 step away from it, and its larger error is its
+    noise: backward passes through instance norms of small maps amplify rounding chaotically, and one
+    sample of that noise can be luckily small (measured: 7e-5 against 7e-3 one step away).
+    """
     def torch_grads(model, inputs):
         model.zero_grad()
         sum(o.sum() for o in _flat(model(inputs))).backward()

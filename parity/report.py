@@ -28,7 +28,8 @@ def table(report):
     header = f'{"layer":58s} {"shape":>18s} {"max abs":>9s} {"rel err":>9s} {"cosine":>9s} {"ref32":>9s} ' \
              f'{"tol":>9s}  status'
     for title, rows in [('layers (execution order)', report.layers), ('model outputs', report.outputs),
-                        ('buffers after the forward', report.buffers), ('gradients of sum(outputs)', report.grads)]:
+                        ('buffers after the forward', report.buffers), ('gradients', report.grads),
+                        ('for information only (not judged)', report.unjudged)]:
         if not rows:
             continue
         lines += ['', title, header]
