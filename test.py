@@ -2,7 +2,6 @@
 import argparse
 import logging
 import os
-import resource
 import sys
 
 os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
@@ -152,8 +151,8 @@ def main(argv=None):
     except RuntimeError as error:  # e.g. --device_target GPU on a CPU-only MindSpore
         print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
         return 1
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    logging.info('peak memory %.0f MiB', peak_mib)
+    from preprocess.batch import peak_memory_mib
+    logging.info('peak memory %.0f MiB', peak_memory_mib())
     return status
 
 

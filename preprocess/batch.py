@@ -5,6 +5,7 @@ runs show a progress bar with rate and ETA.
 """
 import logging
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +22,19 @@ class Summary:
     done: int = 0
     failed: list = field(default_factory=list)  # (input, message)
     seconds: float = 0.0
+
+
+def peak_memory_mib():
+    """This process's peak resident memory. Linux's VmHWM belongs to the process image, whereas ru_maxrss
+    also counts the parent's memory inherited through fork/vfork before exec (a test runner's, say)."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def folder_jobs(src_folder, dst_folder, extension='.png'):
