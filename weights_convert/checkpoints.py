@@ -6,6 +6,7 @@ Layouts:
   state dicts under some of NETWORK_NAMES;
 - on the MindSpore side, one `.ckpt` per network: a file, or a folder of `<network>.ckpt` files.
 """
+import logging
 import os
 import pickle
 import warnings
@@ -17,6 +18,7 @@ import numpy as np
 from preprocess.files import atomic_outputs
 
 NETWORK_NAMES = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
+logger = logging.getLogger(__name__)
 
 
 class ConversionError(Exception):
@@ -109,6 +111,9 @@ def read_mindspore_networks(path):
     if not os.path.isdir(path):
         return {None: read_mindspore(path)}
     files = sorted(f for f in os.listdir(path) if f.endswith('.ckpt'))
+    if 'train_state.ckpt' in files:  # optimizer state of a training checkpoint folder: not a network
+        logger.info('%s: leaving out train_state.ckpt (optimizer state, not a network)', path)
+        files.remove('train_state.ckpt')
     unknown = [f for f in files if f[:-len('.ckpt')] not in NETWORK_NAMES]
     if unknown or not files:
         raise ConversionError(f'{path}: expected a folder of {", ".join(n + ".ckpt" for n in NETWORK_NAMES)}; '

@@ -1,0 +1,180 @@
+"""photo2cartoon training in MindSpore: data, steps, checkpoints, samples, progress (train.py's engine).
+
+Upstream's loop (UgatitSadalinHourglass.train): per step one D update and one G update on a batch from
+trainA and one from trainB; the learning rate decays linearly over the second half when decay_flag is set;
+checkpoints every save_freq steps; sample grids every print_freq steps.
+"""
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import mindspore as ms
+import numpy as np
+from tqdm import tqdm
+
+from preprocess.dataset import Batches, ImageFolder
+from preprocess.images import save_image
+from weights_convert import ConversionError, load_mindspore_network
+from weights_convert import training_checkpoints as checkpoints
+from weights_convert.releases import find_weights, load_release
+
+from .ugatit_train import D_TERMS, G_TERMS, NETWORKS, UGATIT, FaceFeatures, LossWeights, Trainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data_root: str
+    result_dir: str
+    iteration: int = 1000000
+    batch_size: int = 1
+    print_freq: int = 1000
+    save_freq: int = 1000
+    keep: int = 3
+    decay_flag: bool = True
+    lr: float = 0.0001
+    weights: LossWeights = field(default_factory=LossWeights)
+    ch: int = 32
+    n_dis: int = 7
+    img_size: int = 256
+    light: bool = True
+    resume: bool = False
+    pretrained_weights: str = None
+    faceid_weights: str = None
+    jit: bool = True
+    seed: int = 0
+    progress: bool = True
+
+
+def min_image_size(n_dis):
+    """The smallest image a global discriminator of n_dis layers can take (its last maps must be 3x3)."""
+    return 3 * 2 ** (n_dis - 2)
+
+
+class Training:
+    def __init__(self, config, rank=0, world=1, grad_reducer=None):
+        self.config, self.rank, self.world = config, rank, world
+        if config.img_size < min_image_size(config.n_dis):
+            raise ConversionError(f'--img_size {config.img_size} is too small for a {config.n_dis}-layer '
+                                  f'discriminator (it needs {min_image_size(config.n_dis)}); lower --n_dis')
+        self.model_dir = os.path.join(config.result_dir, 'model')
+        self.image_dir = os.path.join(config.result_dir, 'img')
+        folders = {name: os.path.join(config.data_root, name) for name in ('trainA', 'trainB', 'testA', 'testB')}
+        self.trainA = Batches(ImageFolder(folders['trainA'], config.img_size), config.batch_size, config.seed,
+                              rank, world)
+        self.trainB = Batches(ImageFolder(folders['trainB'], config.img_size), config.batch_size, config.seed + 1,
+                              rank, world)
+        self.tests = [Batches(ImageFolder(folders[name], config.img_size, train=False), 1, shuffle=False)
+                      if os.path.isdir(folders[name]) else None for name in ('testA', 'testB')]
+
+        self.nets = UGATIT(config.ch, config.img_size, config.light, config.n_dis)
+        if config.pretrained_weights:
+            self.load_pretrained(config.pretrained_weights)
+        facenet = None
+        if config.weights.faceid:
+            weights = find_weights('mobilefacenet', config.faceid_weights)
+            facenet = FaceFeatures(load_release('mobilefacenet', weights).net)
+        self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
+                               jit=config.jit, grad_reducer=grad_reducer)
+        self.state = [self.trainer.G_optim, self.trainer.D_optim]
+
+    def state_params(self):
+        return [p for optim in self.state for p in optim.state_parameters()]
+
+    def load_pretrained(self, path):
+        """Networks from an official .pt (any subset of the six) or a folder of converted .ckpt files."""
+        loaded = []
+        for name in NETWORKS:
+            try:
+                network = load_mindspore_network(path, name)
+            except ConversionError as error:
+                if 'choose one' in str(error):  # this network is not in the checkpoint
+                    continue
+                raise
+            if network.name != name:
+                raise ConversionError(f'{path} holds a single {network.arch}; --pretrained_weights takes a training '
+                                      'checkpoint (photo2cartoon_weights.pt) or a folder of <network>.ckpt files')
+            target = dict(getattr(self.nets, name).parameters_and_names())
+            source = dict(network.net.parameters_and_names())
+            for key, param in source.items():
+                if key not in target or tuple(target[key].shape) != tuple(param.shape):
+                    raise ConversionError(f'{path} [{name}]: {key} does not fit this model '
+                                          f'(--ch {self.config.ch}, --img_size {self.config.img_size}, '
+                                          f'--light {self.config.light}, --n_dis {self.config.n_dis})')
+            for key, param in source.items():
+                target[key].set_data(param)
+            loaded.append(name)
+        if not loaded:
+            raise ConversionError(f'{path}: none of {", ".join(NETWORKS)} in it')
+        logger.info('pretrained weights: %s from %s', ', '.join(loaded), path)
+
+    def networks(self):
+        return {name: getattr(self.nets, name) for name in NETWORKS}
+
+    def run(self):
+        config = self.config
+        start = checkpoints.load_latest(self.model_dir, self.networks(), self.state_params()) if config.resume else 0
+        if start:
+            logger.info('resumed from step %d (%s)', start, self.model_dir)
+        steps = range(start + 1, config.iteration + 1)
+        bar = tqdm(steps, total=len(steps), unit='step', disable=not config.progress or self.rank != 0,
+                   dynamic_ncols=True)
+        began = time.perf_counter()
+        for step in bar:
+            real_A, real_B = ms.Tensor(next(self.trainA)), ms.Tensor(next(self.trainB))
+            d_loss, d_terms, g_loss, g_terms = self.trainer.step(step, real_A, real_B)
+            if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+                raise FloatingPointError(f'step {step}: the loss is {d_loss} (D), {g_loss} (G); lower --lr')
+            bar.set_postfix_str(f'd_loss {d_loss:.4f} g_loss {g_loss:.4f}', refresh=False)
+            if self.rank != 0:
+                continue
+            if step % 10 == 0 or step == config.iteration:
+                elapsed = time.perf_counter() - began
+                logger.info('[%d/%d] %.2f s/step d_loss %.6f g_loss %.6f (%s)', step, config.iteration,
+                            elapsed / (step - start), d_loss, g_loss, _terms(d_terms, D_TERMS, g_terms, G_TERMS))
+            if step % config.print_freq == 0:
+                self.save_samples(step)
+            if step % config.save_freq == 0 or step == config.iteration:
+                path = checkpoints.save(self.model_dir, step, self.networks(), self.state_params(), config.keep)
+                logger.info('saved %s', path)
+        return config.iteration
+
+    def save_samples(self, step):
+        """Upstream's grids: per sample, a column of real, its CAM and translations (A2A, A2B, A2B2A)."""
+        self.nets.set_train(False)
+        for direction, (source, forward, backward) in {
+                'A2B': ((self.trainA, self.tests[0]), self.nets.genA2B, self.nets.genB2A),
+                'B2A': ((self.trainB, self.tests[1]), self.nets.genB2A, self.nets.genA2B)}.items():
+            columns = []
+            for batches in source:
+                if batches is not None:
+                    columns += [self._column(ms.Tensor(next(batches)[:1]), forward, backward) for _ in range(2)]
+            save_image(np.concatenate(columns, axis=1), os.path.join(self.image_dir, f'{direction}_{step:07d}.png'))
+        self.nets.set_train(True)
+
+    def _column(self, real, forward, backward):
+        fake, _, fake_heatmap = forward(real)
+        cycled, _, cycled_heatmap = backward(fake)
+        same, _, same_heatmap = backward(real)
+        size = self.config.img_size
+        return np.concatenate([_image(real), _cam(same_heatmap, size), _image(same), _cam(fake_heatmap, size),
+                               _image(fake), _cam(cycled_heatmap, size), _image(cycled)], axis=0)
+
+
+def _terms(d_terms, d_names, g_terms, g_names):
+    return ', '.join(f'{n} {v:.4f}' for n, v in zip(d_names + g_names, d_terms + g_terms))
+
+
+def _image(tensor):
+    return np.clip((tensor.asnumpy()[0].transpose(1, 2, 0) + 1) * 127.5, 0, 255).astype(np.uint8)
+
+
+def _cam(heatmap, size):
+    """Upstream's cam(): min-max normalised, resized, JET colour map (as RGB)."""
+    x = heatmap.asnumpy()[0, 0]
+    x = x - x.min()
+    x = np.uint8(255 * x / max(x.max(), 1e-12))
+    return cv2.cvtColor(cv2.applyColorMap(cv2.resize(x, (size, size)), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
