@@ -21,6 +21,8 @@ examples:
   python -m parity --torch-weights photo2cartoon_weights.pt --network genA2B
   python -m parity --torch-weights u2net.pth --ms-weights u2net.ckpt   # check a conversion made elsewhere
   python -m parity --arch discriminator --config n_layers=5 ndf=64 --json report.json
+  python -m parity --train-step                           # one photo2cartoon D+G training step: losses, gradients
+  python -m parity --train-step --config ch=8 img_size=96 faceid=False --batch 2
 """
 
 
@@ -31,6 +33,9 @@ def parse_args(argv=None):
     parser.add_argument('--arch', choices=list(ARCHS), help='architecture (read from the weights if given)')
     parser.add_argument('--all', action='store_true', help='every architecture, eval and train with --grad, '
                         'random weights, smaller inputs (a few minutes): one verdict line each')
+    parser.add_argument('--train-step', action='store_true',
+                        help='one photo2cartoon training step (train.py\'s): every loss term and gradient; '
+                             '--config takes ch, img_size, light, n_dis, faceid')
     parser.add_argument('--torch-weights', help='PyTorch checkpoint (.pt/.pth); converted here unless --ms-weights')
     parser.add_argument('--ms-weights', help='MindSpore .ckpt (or folder), compared as given')
     parser.add_argument('--network', help='network in a training checkpoint (genA2B, disGA, ...)')
@@ -46,8 +51,8 @@ def parse_args(argv=None):
     parser.add_argument('--json', help='write the full report(s) here')
     parser.add_argument('--quiet', action='store_true', help='only the verdict line')
     args = parser.parse_args(argv)
-    if not (args.all or args.arch or args.torch_weights or args.ms_weights):
-        parser.error('give --arch, --all, or weights')
+    if not (args.all or args.arch or args.torch_weights or args.ms_weights or args.train_step):
+        parser.error('give --arch, --all, --train-step, or weights')
     try:
         args.config = {key: ast.literal_eval(value) for key, value in (item.split('=', 1) for item in args.config)}
     except (ValueError, SyntaxError):
@@ -56,6 +61,9 @@ def parse_args(argv=None):
 
 
 def run_one(args, arch, mode, grad):
+    if args.train_step:
+        from parity.training import compare_train_step
+        return compare_train_step(**args.config, batch=args.batch, seed=args.seed)
     from parity.compare import run_parity
     from parity.twins import QUICK_SIZES, build_twins, make_input
     from preprocess.images import read_rgb
@@ -82,7 +90,7 @@ def main(argv=None):
             report = run_one(args, arch, mode, grad)
             reports.append(report)
             print(verdict(report) if args.quiet or args.all else table(report), flush=True)
-    except (ConversionError, InputError, ValueError, RuntimeError) as error:
+    except (ConversionError, InputError, ValueError, RuntimeError, TypeError) as error:  # TypeError: --config
         print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
         return 2
     if args.json:
