@@ -12,12 +12,56 @@ Each one computes what its PyTorch namesake computes, so the model files read li
   golden tolerance of the generators' output layer.
 - `spectral_norm`: torch.nn.utils.spectral_norm, with its parameter names (`weight_orig`, `bias`,
   `weight_u`, `weight_v`) and its power iteration in training mode.
+
+Inside `export_friendly()`, the layers whose MindSpore ops have no ONNX conversion (MirrorPad, ceil-mode
+max-pool, 2x2 average pool, bilinear resize) are compiled from ops that have one, computing the same values (tests/test_export).
 """
+import contextlib
+
 import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
-ReflectionPad2d = nn.ReflectionPad2d
+_EXPORT_FRIENDLY = False
+
+
+@contextlib.contextmanager
+def export_friendly():
+    """Compile the models from ONNX-exportable ops while in this block (read when a graph is compiled)."""
+    global _EXPORT_FRIENDLY
+    _EXPORT_FRIENDLY = True
+    try:
+        yield
+    finally:
+        _EXPORT_FRIENDLY = False
+
+
+def _exporting():
+    return _EXPORT_FRIENDLY
+
+
+class ReflectionPad2d(nn.Cell):
+    """torch.nn.ReflectionPad2d(padding) for an integer padding."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = padding
+        self.pad = nn.ReflectionPad2d(padding)
+
+    def construct(self, x):
+        if _exporting():
+            return _reflect_by_slices(x, self.padding)
+        return self.pad(x)
+
+
+def _reflect_by_slices(x, p):
+    """Reflection padding as slices and concatenations."""
+    h, w = x.shape[2], x.shape[3]
+    columns = [x[:, :, :, i:i + 1] for i in range(p, 0, -1)] + [x] + \
+        [x[:, :, :, w - 1 - i:w - i] for i in range(1, p + 1)]
+    x = ops.concat(columns, axis=3)
+    rows = [x[:, :, i:i + 1] for i in range(p, 0, -1)] + [x] + [x[:, :, h - 1 - i:h - i] for i in range(1, p + 1)]
+    return ops.concat(rows, axis=2)
 
 
 def _pair(value):
@@ -42,11 +86,20 @@ class Linear(nn.Dense):
         super().__init__(in_features, out_features, has_bias=bias)
 
 
-class MaxPool2d(nn.MaxPool2d):
+class MaxPool2d(nn.Cell):
     """torch.nn.MaxPool2d(kernel_size, stride, ceil_mode) without padding."""
 
     def __init__(self, kernel_size, stride=None, ceil_mode=False):
-        super().__init__(kernel_size, stride or kernel_size, pad_mode='pad', ceil_mode=ceil_mode)
+        super().__init__()
+        stride = stride or kernel_size
+        self.pool = nn.MaxPool2d(kernel_size, stride, pad_mode='pad', ceil_mode=ceil_mode)
+        # A 2x2/2 pool in ceil mode pads the odd edge with -inf: 'same' padding does exactly that.
+        self.same_pool = nn.MaxPool2d(2, 2, pad_mode='same') if ceil_mode and kernel_size == stride == 2 else None
+
+    def construct(self, x):
+        if _exporting() and self.same_pool is not None:
+            return self.same_pool(x)
+        return self.pool(x)
 
 
 class InstanceNorm2d(nn.Cell):
@@ -99,7 +152,32 @@ class Upsample(nn.Cell):
 
 def resize_bilinear(x, size):
     """torch.nn.functional.interpolate(x, size, mode='bilinear', align_corners=False)."""
+    if _exporting():  # the same weights, as two matrix products
+        return ops.matmul(ops.matmul(_bilinear_matrix(size[0], x.shape[2]), x),
+                          _bilinear_matrix(size[1], x.shape[3]).T)
     return ops.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)
+
+
+@ops.constexpr
+def _bilinear_matrix(out_size, in_size):
+    """(out_size, in_size) weights of 1-D linear interpolation with half-pixel centres, as torch's."""
+    source = np.maximum((np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5, 0)
+    low = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
+    high = np.minimum(low + 1, in_size - 1)
+    fraction = source - low
+    matrix = np.zeros((out_size, in_size), np.float32)
+    matrix[np.arange(out_size), low] += 1 - fraction
+    matrix[np.arange(out_size), high] += fraction
+    return Tensor(matrix)
+
+
+def avg_pool2x2(x):
+    """torch.nn.functional.avg_pool2d(x, 2): means of 2x2 blocks, an odd last row or column dropped."""
+    if _exporting():
+        n, c, h, w = x.shape
+        x = x[:, :, :h // 2 * 2, :w // 2 * 2]
+        return x.reshape(n, c, h // 2, 2, w // 2, 2).mean((3, 5))
+    return ops.avg_pool2d(x, 2, 2)
 
 
 def global_avg_pool(x):

@@ -8,7 +8,7 @@ other names), so they are imported from `ugatit` rather than copied.
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
-from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, global_avg_pool,
+from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, avg_pool2x2, global_avg_pool,
                      upsample_nearest)
 from .ugatit import Discriminator, ResnetBlock, class_activation_map
 from .ugatit import ILN as LIN
@@ -221,16 +221,16 @@ class HourGlassBlock(nn.Cell):
 
     def construct(self, x):
         skip1 = self.ConvBlock1_1(x)
-        down1 = self.ConvBlock1_2(ops.avg_pool2d(x, 2, 2))
+        down1 = self.ConvBlock1_2(avg_pool2x2(x))
 
         skip2 = self.ConvBlock2_1(down1)
-        down2 = self.ConvBlock2_2(ops.avg_pool2d(down1, 2, 2))
+        down2 = self.ConvBlock2_2(avg_pool2x2(down1))
 
         skip3 = self.ConvBlock3_1(down2)
-        down3 = self.ConvBlock3_2(ops.avg_pool2d(down2, 2, 2))
+        down3 = self.ConvBlock3_2(avg_pool2x2(down2))
 
         skip4 = self.ConvBlock4_1(down3)
-        down4 = self.ConvBlock4_2(ops.avg_pool2d(down3, 2, 2))
+        down4 = self.ConvBlock4_2(avg_pool2x2(down3))
 
         center = self.ConvBlock5(down4)
 

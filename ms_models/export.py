@@ -1,0 +1,147 @@
+"""python -m ms_models.export: a generator or U^2-Net as a deployable MindIR or ONNX file, verified.
+
+The file is written under a temporary name, loaded back (MindIR: mindspore.load + nn.GraphCell; ONNX:
+onnxruntime), run on a test input and compared with the eager MindSpore model; only a file that agrees
+(max-abs error <= 1e-4 x max(1, max|reference|) on every output) is renamed into place.
+"""
+import argparse
+import logging
+import os
+import sys
+import tempfile
+
+os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES = """
+examples:
+  python -m ms_models.export --arch u2net --weights u2net_portrait.pth --format MINDIR --size 512 512 --out portrait.mindir
+  python -m ms_models.export --arch u2netp --weights u2netp.pth --format ONNX --out u2netp_320.onnx
+  python -m ms_models.export --arch p2c_generator --weights photo2cartoon_weights.pt --format MINDIR --out p2c.mindir
+
+Shapes are static: one file per input size (--size H W; default: the architecture's working size). The
+file takes one float32 NCHW input, normalised as the test.py pipelines do, and returns the model's
+outputs in order: (image, cam_logit, heatmap) for generators, (d0, ..., d6) for U^2-Net.
+"""
+
+FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx'}
+ARCH_CHOICES = ('p2c_generator', 'ugatit_generator', 'u2net', 'u2netp')
+
+
+class ExportError(Exception):
+    """A problem the user can fix, in one line."""
+
+
+def default_size(arch, config):
+    if arch in ('p2c_generator', 'ugatit_generator'):
+        return config['img_size'], config['img_size']
+    return 320, 320
+
+
+def export(net, path, file_format, size):
+    """Write `net` for a (1, 3, H, W) input to `path` (atomically), verified; returns the worst error ratio."""
+    import mindspore as ms
+    import numpy as np
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ExportError(f'{path}: cannot write there (missing folder or no permission)')
+    extension = FORMATS[file_format]
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, *size)).astype(np.float32)
+    net.set_train(False)
+    reference = [o.asnumpy() for o in _as_list(net(ms.Tensor(x)))]
+    with tempfile.TemporaryDirectory(dir=folder, prefix='.export-') as staging:
+        staged = os.path.join(staging, 'model')
+        from .layers import export_friendly
+        try:
+            with export_friendly():
+                ms.export(net, ms.Tensor(x), file_name=staged, file_format=file_format)
+        except (RuntimeError, TypeError, ValueError) as error:
+            raise ExportError(f'MindSpore could not export this model to {file_format}: '
+                              f'{str(error).strip().splitlines()[0]}') from error
+        staged += extension
+        outputs = _run_exported(staged, file_format, x)
+        worst = _check(outputs, reference)
+        os.replace(staged, path)
+    return worst
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+
+
+def _run_exported(path, file_format, x):
+    import numpy as np
+    if file_format == 'MINDIR':
+        import mindspore as ms
+        from mindspore import nn
+        graph = nn.GraphCell(ms.load(path))
+        return [o.asnumpy() for o in _as_list(graph(ms.Tensor(x)))]
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    return [np.asarray(o) for o in session.run(None, {session.get_inputs()[0].name: x})]
+
+
+def _check(outputs, reference):
+    """The worst max-abs error as a fraction of its bound; an ExportError if over, or a shape differs."""
+    import numpy as np
+    if len(outputs) != len(reference):
+        raise ExportError(f'the exported model returns {len(outputs)} outputs, the model {len(reference)}')
+    worst = 0.0
+    for i, (out, ref) in enumerate(zip(outputs, reference)):
+        if out.shape != ref.shape:
+            raise ExportError(f'output {i}: the exported model gives shape {out.shape}, the model {ref.shape}')
+        bound = 1e-4 * max(1.0, float(np.abs(ref).max()))
+        error = float(np.abs(out.astype(np.float64) - ref).max())
+        if not error <= bound:
+            raise ExportError(f'output {i}: the exported model differs from the model by {error:.3g} '
+                              f'(bound {bound:.3g}); the file was not kept')
+        worst = max(worst, error / bound)
+    return worst
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m ms_models.export', description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--arch', required=True, choices=ARCH_CHOICES,
+                        help='u2net covers u2net.pth, u2net_portrait.pth and u2net_human_seg.pth')
+    parser.add_argument('--weights', required=True, help='official .pt/.pth or converted .ckpt')
+    parser.add_argument('--network', default=None,
+                        help='which network of a training checkpoint (default genA2B for generators)')
+    parser.add_argument('--format', required=True, choices=list(FORMATS), type=str.upper)
+    parser.add_argument('--out', required=True, help='output file')
+    parser.add_argument('--size', nargs=2, type=int, metavar=('H', 'W'), help='input size (static)')
+    parser.add_argument('--dynamic', action='store_true', help='variable input size (see below: refused)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    import mindspore as ms
+
+    from weights_convert import ConversionError, load_mindspore_network
+
+    try:
+        if args.dynamic:
+            raise ExportError('--dynamic: MindSpore 2.10 exports ONNX with static shapes only, and its dynamic '
+                              'MindIR returned wrong output shapes when reused across sizes; export one file '
+                              'per size with --size H W')
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+        network = args.network or ('genA2B' if args.arch.endswith('generator') else None)
+        found = load_mindspore_network(args.weights, network, args.arch)
+        size = tuple(args.size) if args.size else default_size(found.arch, found.config)
+        if min(size) < 1:
+            raise ExportError(f'--size {size[0]} {size[1]}: give a positive height and width')
+        worst = export(found.net, args.out, args.format, size)
+    except (ExportError, ConversionError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    logger.info('%s (%s, input 1x3x%dx%d) -> %s; verified: max error %.2g of the bound', found.describe(),
+                args.format, size[0], size[1], args.out, worst)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

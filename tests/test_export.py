@@ -1,0 +1,79 @@
+"""python -m ms_models.export: every architecture to MindIR and ONNX, loaded back and verified."""
+import contextlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from cli import save_torch
+from ms_models import export
+from weights_convert import ARCHS
+
+SMALL = {  # architecture: (config of the made-up weights, export size)
+    'p2c_generator': ({'ngf': 8, 'img_size': 64, 'light': True}, (64, 64)),
+    'ugatit_generator': ({'input_nc': 3, 'output_nc': 3, 'ngf': 8, 'n_blocks': 2, 'img_size': 64, 'light': True},
+                         (64, 64)),
+    'u2netp': (None, (96, 80)),
+    'u2net': (None, (64, 64)),
+}
+
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory):
+    """PyTorch's default initialisation, as a trained network's scale: the golden recipe's larger weights
+    saturate the generators' tanh, where any two float32 backends differ by about the bound."""
+    folder = tmp_path_factory.mktemp('weights')
+    paths = {}
+    for arch, (config, _) in SMALL.items():
+        torch.manual_seed(0)
+        state = ARCHS[arch].build_torch(config).state_dict()
+        paths[arch] = str(save_torch({k: v.numpy() for k, v in state.items()}, folder / f'{arch}.pth'))
+    return paths
+
+
+@pytest.mark.parametrize('file_format', ['MINDIR', 'ONNX'])
+@pytest.mark.parametrize('arch', list(SMALL))
+def test_export_loads_back_and_agrees(weights, tmp_path, arch, file_format, caplog):
+    caplog.set_level('INFO')
+    size = SMALL[arch][1]
+    out = tmp_path / f'model.{file_format.lower()}'
+    status = export.main(['--arch', arch, '--weights', weights[arch], '--format', file_format, '--out', str(out),
+                          '--size', *map(str, size)])
+    assert status == 0
+    assert os.listdir(tmp_path) == [out.name]  # no staging left behind
+    assert 'verified' in caplog.text
+    outputs = export._run_exported(str(out), file_format, np.zeros((1, 3, *size), np.float32))
+    assert len(outputs) == (7 if arch.startswith('u2net') else 3)
+    assert outputs[0].shape == ((1, 1, *size) if arch.startswith('u2net') else (1, 3, *size))
+
+
+def test_a_wrong_export_is_refused_and_not_kept(weights, tmp_path, monkeypatch):
+    """Plant a fault in what the exported file returns: the verification must catch it."""
+    run = export._run_exported
+    monkeypatch.setattr(export, '_run_exported', lambda *a: [o * 1.001 for o in run(*a)])
+    out = tmp_path / 'bad.mindir'
+    with pytest.raises(export.ExportError, match='differs from the model'):
+        export.export(__import__('weights_convert').load_mindspore_network(weights['u2netp']).net, str(out),
+                      'MINDIR', (64, 64))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--arch', 'resnet50'], 'invalid choice'),
+    (['--arch', 'u2net', '--weights', 'missing.pth'], 'missing.pth'),
+    (['--arch', 'u2net', '--weights', 'WRONG'], 'holds a p2c_generator'),
+    (['--arch', 'u2netp', '--weights', 'U2NETP', '--out', '/nonexistent/dir/x.onnx'], 'cannot write there'),
+    (['--arch', 'u2netp', '--weights', 'U2NETP', '--dynamic'], 'static shapes only'),
+])
+def test_bad_input(weights, tmp_path, capsys, args, message):
+    args = [{'WRONG': weights['p2c_generator'], 'U2NETP': weights['u2netp']}.get(a, a) for a in args]
+    defaults = {'--weights': weights['u2netp'], '--format': 'ONNX', '--out': str(tmp_path / 'x.onnx')}
+    for flag, value in defaults.items():
+        if flag not in args:
+            args += [flag, value]
+    with pytest.raises(SystemExit) if 'invalid choice' in message else contextlib.nullcontext():
+        assert export.main(args) == 1
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
