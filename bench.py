@@ -1,0 +1,327 @@
+"""Inference speed and memory: MindSpore (GRAPH and PyNative) against PyTorch, side by side on this machine.
+
+Each case runs in two worker processes, started together and timed in turns (PyTorch, MindSpore GRAPH,
+MindSpore PyNative, repeat), so both see the same machine load. PyTorch's worker gets the environment this
+command started with: its own thread count, none of the settings the project makes for MindSpore.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+
+EXAMPLES = """
+examples:
+  python bench.py                          # every case, 5 timed runs each after warm-up
+  python bench.py --cases u2net_320 p2c_generator_256 --repeat 10
+  python bench.py --json bench.json
+  python bench.py --cases train_step_ch32_256 --repeat 3   # training: seconds per step, ch 32, 256 px, light
+
+Columns: median ms per forward (batch 1, no autograd), MindSpore/PyTorch ratio (GRAPH), achieved GFLOP/s
+(2 x multiply-adds, counted by PyTorch's FlopCounterMode), and peak memory (resident set high-water mark
+of the worker above its size after importing its framework: PT MiB and MS MiB over the timed forwards,
+MS MiB 1st over the first ones, where MindSpore compiles the graph).
+"""
+
+ENV_AT_START = dict(os.environ)  # before ms_models sets oneDNN's ISA: PyTorch's worker gets this
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    arch: str  # weights_convert.ARCHS key, or 'portrait_pipeline'
+    config: dict
+    size: int
+
+
+CASES = [
+    Case('p2c_generator_256', 'p2c_generator', {'ngf': 32, 'img_size': 256, 'light': True}, 256),
+    Case('ugatit_generator_256', 'ugatit_generator',
+         {'input_nc': 3, 'output_nc': 3, 'ngf': 64, 'n_blocks': 4, 'img_size': 256, 'light': True}, 256),
+    Case('u2net_320', 'u2net', {}, 320),
+    Case('u2net_512', 'u2net', {}, 512),
+    Case('u2netp_320', 'u2netp', {}, 320),
+    Case('u2net_1024', 'u2net', {}, 1024),
+    Case('portrait_pipeline_512', 'portrait_pipeline', {}, 512),
+]
+# One photo2cartoon training step (D and G updates, face-ID loss), upstream's recipe: not in the default run.
+TRAIN_CASE = Case('train_step_ch32_256', 'train_step', {'ch': 32, 'img_size': 256, 'light': True, 'n_dis': 7}, 256)
+BY_NAME = {case.name: case for case in CASES + [TRAIN_CASE]}
+
+
+# ---- workers: one framework each, driven by JSON lines on stdin/stdout ----
+
+def _rss_mib(field_name):
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith(field_name + ':'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def _reset_peak():
+    """Start a new resident-set high-water mark (Linux: clear_refs 5)."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+
+
+class Worker:
+    """Builds one case in one framework; answers 'run' with the seconds of one forward."""
+
+    def __init__(self, framework, case):
+        self.framework, self.case = framework, case
+        import numpy as np
+        self.baseline_mib = _rss_mib('VmRSS')
+        rng = np.random.default_rng(0)
+        if case.arch == 'train_step':
+            self.forward = self._train_step(case.config, rng)
+        elif case.arch == 'portrait_pipeline':
+            from skimage import data
+            from preprocess.u2net_tasks import PortraitDrawing
+            photo = data.astronaut()  # 512 x 512
+            predict = self._predictor('u2net', {})
+            self.forward = lambda: PortraitDrawing(predict)(photo)
+        else:
+            x = rng.standard_normal((1, 3, case.size, case.size)).astype(np.float32)
+            predict = self._predictor(case.arch, case.config or None)
+            self.forward = lambda: predict(x)
+        self.x_shape = (1, 3, case.size, case.size)
+
+    def _predictor(self, arch, config):
+        from weights_convert import ARCHS
+        if self.framework == 'torch':
+            import torch
+            from torch_ref.inference import Predictor
+            torch.manual_seed(0)
+            self.model = ARCHS[arch].build_torch(config)
+            return Predictor(self.model)
+        from ms_models.inference import Predictor
+        self.model = ARCHS[arch].build_mindspore(config)
+        return Predictor(self.model)
+
+    def _train_step(self, config, rng):
+        """A function that takes one training step on a fixed batch (a random frozen MobileFaceNet)."""
+        import numpy as np
+        from weights_convert import ARCHS
+        size = config['img_size']
+        real_A, real_B = (np.tanh(rng.standard_normal((1, 3, size, size))).astype(np.float32) for _ in range(2))
+        facenet = ARCHS['mobilefacenet'].build_torch if self.framework == 'torch' else \
+            ARCHS['mobilefacenet'].build_mindspore
+        if self.framework == 'torch':
+            import torch
+            from torch_ref import ugatit_train as train
+            torch.manual_seed(0)
+            trainer = train.Trainer(train.UGATIT(**config), train.FaceFeatures(facenet({'embedding_size': 512})))
+            real_A, real_B = torch.from_numpy(real_A), torch.from_numpy(real_B)
+        else:
+            import mindspore as ms
+            from ms_models import ugatit_train as train
+            ms.set_context(mode=ms.PYNATIVE_MODE)  # as train.py: eager gradients through compiled networks
+            trainer = train.Trainer(train.UGATIT(**config), train.FaceFeatures(facenet({'embedding_size': 512})))
+            real_A, real_B = ms.Tensor(real_A), ms.Tensor(real_B)
+        self.model = None
+        steps = iter(range(1, 10 ** 9))
+        return lambda: trainer.step(next(steps), real_A, real_B)
+
+    def set_mode(self, mode):
+        if self.framework == 'mindspore' and self.case.arch != 'train_step':  # training: PyNative + ms.jit
+            import mindspore as ms
+            ms.set_context(mode=ms.GRAPH_MODE if mode == 'graph' else ms.PYNATIVE_MODE)
+
+    def warm_up(self, mode):
+        """Two forwards (compilation, allocator growth); returns the peak memory they needed, in MiB."""
+        import time
+        self.set_mode(mode)
+        _reset_peak()
+        began = time.perf_counter()
+        self.forward()
+        first = time.perf_counter() - began
+        self.forward()
+        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib, 'first_s': first}
+
+    def steady_peak(self):
+        """Peak memory since the warm-ups (the timed forwards alone), in MiB above the import baseline."""
+        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib}
+
+    def reset_peak(self):
+        _reset_peak()
+        return {}
+
+    def run(self, mode):
+        import time
+        self.set_mode(mode)
+        began = time.perf_counter()
+        self.forward()
+        return {'seconds': time.perf_counter() - began}
+
+    def flops(self):
+        """Floating-point operations of one network forward (PyTorch's count of convs and matmuls)."""
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        with counter, torch.inference_mode():
+            self.model(torch.zeros(self.x_shape))
+        return {'flops': counter.get_total_flops()}
+
+
+def gemm_gflops(n=2048, repeat=5):
+    """Single-precision matrix-multiply rate with PyTorch's BLAS: the machine's practical peak."""
+    import time
+    import torch
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b), time) for _ in range(repeat))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn, time):
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
+def worker_main(framework, case_name):
+    if framework == 'mindspore':
+        import ms_models  # noqa: F401  (oneDNN's fast ISA, before MindSpore loads)
+    import numpy  # noqa: F401  (in the baseline, like the framework)
+    if framework == 'torch':
+        import torch  # noqa: F401
+    else:
+        import mindspore  # noqa: F401
+    worker = Worker(framework, BY_NAME[case_name]) if case_name else None
+    for line in sys.stdin:
+        request = json.loads(line)
+        command = request['command']
+        if command == 'gemm':
+            answer = {'gflops': gemm_gflops()}
+        elif command == 'threads':
+            import torch
+            answer = {'threads': torch.get_num_threads()}
+        else:
+            answer = getattr(worker, command)(*request.get('args', []))
+        print('@@' + json.dumps(answer), flush=True)
+
+
+class WorkerProcess:
+    def __init__(self, framework, case_name=''):
+        env = dict(ENV_AT_START) if framework == 'torch' else dict(os.environ)
+        env.setdefault('GLOG_v', '3')
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker', framework, case_name],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                        cwd=os.path.dirname(os.path.abspath(__file__)))
+
+    def ask(self, command, *args):
+        self.process.stdin.write(json.dumps({'command': command, 'args': list(args)}) + '\n')
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith('@@'):
+                return json.loads(line[2:])
+        raise RuntimeError(f'benchmark worker died (exit status {self.process.wait()})')
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+# ---- the orchestrating process ----
+
+@dataclass
+class Result:
+    case: str
+    torch_ms: float
+    graph_ms: float
+    pynative_ms: float
+    ratio: float  # MindSpore GRAPH / PyTorch, medians
+    gflop: float
+    torch_gflops: float
+    graph_gflops: float
+    torch_peak_mib: float  # first forwards (MindSpore: compilation included)
+    graph_peak_mib: float
+    torch_steady_mib: float  # the timed forwards
+    ms_steady_mib: float
+    graph_compile_s: float
+    samples: dict = field(default_factory=dict)
+
+
+def bench_case(case, repeat, pynative, progress):
+    torch_worker, ms_worker = WorkerProcess('torch', case.name), WorkerProcess('mindspore', case.name)
+    try:
+        torch_warm = torch_worker.ask('warm_up', 'eval')
+        graph_warm = ms_worker.ask('warm_up', 'graph')
+        if pynative:
+            ms_worker.ask('warm_up', 'pynative')
+        flops = torch_worker.ask('flops')['flops'] if case.arch != 'train_step' else float('nan')
+        for worker in (torch_worker, ms_worker):
+            worker.ask('reset_peak')
+        samples = {'torch': [], 'graph': [], 'pynative': []}
+        for _ in progress(range(repeat), desc=case.name, leave=False):
+            samples['torch'].append(torch_worker.ask('run', 'eval')['seconds'])
+            samples['graph'].append(ms_worker.ask('run', 'graph')['seconds'])
+            if pynative:
+                samples['pynative'].append(ms_worker.ask('run', 'pynative')['seconds'])
+        steady = [worker.ask('steady_peak')['peak_mib'] for worker in (torch_worker, ms_worker)]
+    finally:
+        torch_worker.close()
+        ms_worker.close()
+    median = {k: statistics.median(v) * 1000 if v else float('nan') for k, v in samples.items()}
+    return Result(case.name, median['torch'], median['graph'], median['pynative'], median['graph'] / median['torch'],
+                  flops / 1e9, flops / median['torch'] / 1e6, flops / median['graph'] / 1e6,
+                  torch_warm['peak_mib'], graph_warm['peak_mib'], *steady, graph_warm['first_s'], samples)
+
+
+def table(results, gemm):
+    lines = [f'{"case":<22} {"PyTorch ms":>10} {"MS GRAPH ms":>11} {"MS PyNative ms":>14} {"ratio":>6} '
+             f'{"GFLOP":>7} {"PT GFLOP/s":>10} {"MS GFLOP/s":>10} {"MS % GEMM":>9} {"PT MiB":>7} {"MS MiB":>7} '
+             f'{"MS MiB 1st":>10}']
+    for r in results:
+        lines.append(f'{r.case:<22} {r.torch_ms:>10.1f} {r.graph_ms:>11.1f} {r.pynative_ms:>14.1f} {r.ratio:>6.2f} '
+                     f'{r.gflop:>7.1f} {r.torch_gflops:>10.1f} {r.graph_gflops:>10.1f} '
+                     f'{100 * r.graph_gflops / gemm:>8.0f}% {max(r.torch_peak_mib, r.torch_steady_mib):>7.0f} '
+                     f'{r.ms_steady_mib:>7.0f} {r.graph_peak_mib:>10.0f}')
+    return '\n'.join(lines)
+
+
+def machine():
+    model = next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo') if line.startswith('model name')),
+                 platform.processor())
+    return f'{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--cases', nargs='+', choices=list(BY_NAME), default=[c.name for c in CASES],
+                        metavar='CASE', help=f'default: every inference case ({", ".join(c.name for c in CASES)}); '
+                                             f'{TRAIN_CASE.name}: seconds per photo2cartoon training step')
+    parser.add_argument('--repeat', type=int, default=5, help='timed forwards per framework (default 5)')
+    parser.add_argument('--no-pynative', action='store_true', help='skip MindSpore PyNative (faster)')
+    parser.add_argument('--json', help='also write the results here')
+    parser.add_argument('--worker', nargs=2, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        worker_main(*args.worker)
+        return 0
+    from tqdm import tqdm
+    gemm_worker = WorkerProcess('torch')
+    gemm, threads = gemm_worker.ask('gemm')['gflops'], gemm_worker.ask('threads')['threads']
+    gemm_worker.close()
+    print(f'machine: {machine()}; PyTorch threads {threads}; float32 GEMM {gemm:.1f} GFLOP/s', flush=True)
+    results = [bench_case(BY_NAME[name], args.repeat, not args.no_pynative and name != TRAIN_CASE.name, tqdm)
+               for name in tqdm(args.cases, desc='cases')]
+    print(table(results, gemm))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'machine': machine(), 'gemm_gflops': gemm, 'torch_threads': threads,
+                       'results': [asdict(r) for r in results]}, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
