@@ -67,6 +67,9 @@ class Training:
                               rank, world)
         self.trainB = Batches(ImageFolder(folders['trainB'], config.img_size), config.batch_size, config.seed + 1,
                               rank, world)
+        if world > 1:
+            logger.info('rank %d in a world of %d: a shard of %d trainA and %d trainB images', rank, world,
+                        len(self.trainA.dataset.paths[rank::world]), len(self.trainB.dataset.paths[rank::world]))
         self.tests = [Batches(ImageFolder(folders[name], config.img_size, train=False), 1, shuffle=False)
                       if os.path.isdir(folders[name]) else None for name in ('testA', 'testB')]
 

@@ -1,6 +1,8 @@
 """Training: the optimizer and schedule against PyTorch's, one full step against torch_ref (parity tool),
 and train.py end to end (checkpoints, resume, fallback, export, bad input)."""
 import os
+import subprocess
+import sys
 
 import mindspore as ms
 import numpy as np
@@ -15,7 +17,7 @@ from parity.training import compare_train_step
 from torch_ref import ugatit_train as torch_train
 from weights_convert import convert, training_checkpoints
 
-from cli import made_up_weights, run_script, save_torch
+from cli import ROOT, made_up_weights, run_script, save_torch
 
 
 def test_torch_adam_is_torch_optim_adam(rng):
@@ -154,3 +156,21 @@ def test_train_py_bad_input(dataset, tmp_path, broken, message):
     assert result.returncode == 1
     assert message in result.stderr and 'Traceback' not in result.stderr
     assert not os.path.exists(tmp_path / 'results' / 'model')
+
+
+def test_train_py_data_parallel_under_msrun(dataset, tmp_path):
+    """Two CPU workers under MindSpore's launcher: each trains on its shard, rank 0 writes the checkpoint."""
+    root, _ = dataset
+    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
+    logs = tmp_path / 'logs'
+    result = subprocess.run(
+        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={8118 + os.getpid() % 1000}',
+         f'--log_dir={logs}', '--join=True', str(ROOT / 'train.py'), '--distribute', '--data_root', str(root),
+         '--result_dir', str(tmp_path / 'results'), '--faceid_weight', '0', '--iteration', '1', *map(str, TINY)],
+        capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
+    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
+    assert len(worker_logs) == 2
+    assert training_checkpoints.saved_steps(tmp_path / 'results' / 'model') == [1]
+    assert 'rank 0 in a world of 2' in worker_logs['worker_0.log']
+    assert 'rank 1 in a world of 2' in worker_logs['worker_1.log']
