@@ -103,19 +103,6 @@ class MaxPool2d(nn.Cell):
         return self.pool(x)
 
 
-def mean_over(x, axes):
-    """x.mean(axes, keep_dims=True) over trailing axes, as one matrix product: MindSpore's CPU ReduceMean over
-    several axes ran 3-4x slower than this and took 35% of the photo2cartoon generator's time."""
-    lead = 1
-    for size in x.shape[:axes[0]]:
-        lead *= size
-    count = 1
-    for axis in axes:
-        count *= x.shape[axis]
-    means = ops.matmul(x.reshape(lead, count), ops.full((count, 1), 1.0 / count, dtype=x.dtype))
-    return means.reshape(x.shape[:axes[0]] + (1,) * len(axes))
-
-
 class InstanceNorm2d(nn.Cell):
     """torch.nn.InstanceNorm2d(num_features) as upstream uses it: no affine, no running statistics."""
 
@@ -125,8 +112,8 @@ class InstanceNorm2d(nn.Cell):
         self.eps = eps
 
     def construct(self, x):
-        centered = x - mean_over(x, (2, 3))
-        var = mean_over(centered * centered, (2, 3))  # biased, as torch's instance norm
+        centered = x - x.mean((2, 3), keep_dims=True)
+        var = (centered * centered).mean((2, 3), keep_dims=True)  # biased, as torch's instance norm
         return centered / ops.sqrt(var + self.eps)
 
 
@@ -196,7 +183,7 @@ def avg_pool2x2(x):
 
 def global_avg_pool(x):
     """adaptive_avg_pool2d(x, 1)."""
-    return mean_over(x, (2, 3))
+    return x.mean((2, 3), keep_dims=True)
 
 
 def global_max_pool(x):

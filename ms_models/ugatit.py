@@ -7,7 +7,7 @@ from mindspore import Parameter, Tensor, nn, ops
 import numpy as np
 
 from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, global_avg_pool,
-                     global_max_pool, mean_over, spectral_norm)
+                     global_max_pool, spectral_norm)
 
 
 class ResnetGenerator(nn.Cell):
@@ -150,8 +150,8 @@ def _centered_and_unbiased_var(x, axes):
     n = 1
     for axis in axes:
         n *= x.shape[axis]
-    centered = x - mean_over(x, axes)
-    var = mean_over(centered * centered, axes) * (n / (n - 1))
+    centered = x - x.mean(axes, keep_dims=True)
+    var = (centered * centered).sum(axes, keepdims=True) / (n - 1)
     return centered, var
 
 
