@@ -15,6 +15,7 @@ setup(
         'torch': ['torch==2.13.0'],
         'preprocess': ['dlib-bin==20.0.1.post1', 'face-recognition-models==0.3.0', 'ai-edge-litert==2.3.0',
                        'scikit-image==0.26.0'],
+        'export': ['onnx==1.23.2', 'onnxruntime'],
         'test': ['pytest', 'onnxruntime', 'matplotlib'],
     },
 )

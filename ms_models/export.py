@@ -22,11 +22,16 @@ examples:
 
 Shapes are static: one file per input size (--size H W; default: the architecture's working size). The
 file takes one float32 NCHW input, normalised as the test.py pipelines do, and returns the model's
-outputs in order: (image, cam_logit, heatmap) for generators, (d0, ..., d6) for U^2-Net.
+outputs in order: (image, cam_logit, heatmap) for generators, (d0, ..., d6) for U^2-Net; in ONNX files
+they carry these names and the input is called 'input'.
 """
 
 FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx'}
 ARCH_CHOICES = ('p2c_generator', 'ugatit_generator', 'u2net', 'u2netp')
+INPUT_NAME = 'input'
+OUTPUT_NAMES = {'p2c_generator': ('image', 'cam_logit', 'heatmap'),
+                'ugatit_generator': ('image', 'cam_logit', 'heatmap'),
+                'u2net': tuple(f'd{i}' for i in range(7)), 'u2netp': tuple(f'd{i}' for i in range(7))}
 
 
 class ExportError(Exception):
@@ -39,8 +44,9 @@ def default_size(arch, config):
     return 320, 320
 
 
-def export(net, path, file_format, size):
-    """Write `net` for a (1, 3, H, W) input to `path` (atomically), verified; returns the worst error ratio."""
+def export(net, path, file_format, size, output_names=None):
+    """Write `net` for a (1, 3, H, W) input to `path` (atomically), verified; returns the worst error ratio.
+    ONNX files get the input name INPUT_NAME and `output_names` (MindIR files keep MindSpore's)."""
     import mindspore as ms
     import numpy as np
 
@@ -61,10 +67,26 @@ def export(net, path, file_format, size):
             raise ExportError(f'MindSpore could not export this model to {file_format}: '
                               f'{str(error).strip().splitlines()[0]}') from error
         staged += extension
+        if file_format == 'ONNX' and output_names:
+            _name_onnx_tensors(staged, INPUT_NAME, output_names)
         outputs = _run_exported(staged, file_format, x)
         worst = _check(outputs, reference)
         os.replace(staged, path)
     return worst
+
+
+def _name_onnx_tensors(path, input_name, output_names):
+    """Rename the graph's input and outputs (MindSpore names them after construct's argument and by number)."""
+    import onnx
+    model = onnx.load(path)
+    graph = model.graph
+    renames = {graph.input[0].name: input_name, **dict(zip([o.name for o in graph.output], output_names))}
+    for node in graph.node:
+        node.input[:] = [renames.get(name, name) for name in node.input]
+        node.output[:] = [renames.get(name, name) for name in node.output]
+    for value in list(graph.input) + list(graph.output):
+        value.name = renames.get(value.name, value.name)
+    onnx.save(model, path)
 
 
 def _as_list(outputs):
@@ -81,6 +103,13 @@ def _run_exported(path, file_format, x):
     import onnxruntime
     session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
     return [np.asarray(o) for o in session.run(None, {session.get_inputs()[0].name: x})]
+
+
+def onnx_names(path):
+    """(input names, output names) of an ONNX file."""
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    return [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
 
 
 def _check(outputs, reference):
@@ -134,7 +163,7 @@ def main(argv=None):
         size = tuple(args.size) if args.size else default_size(found.arch, found.config)
         if min(size) < 1:
             raise ExportError(f'--size {size[0]} {size[1]}: give a positive height and width')
-        worst = export(found.net, args.out, args.format, size)
+        worst = export(found.net, args.out, args.format, size, OUTPUT_NAMES[found.arch])
     except (ExportError, ConversionError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
