@@ -207,6 +207,7 @@ def worker_main(framework, case_name):
 
 class WorkerProcess:
     def __init__(self, framework, case_name=''):
+        self.framework = framework
         env = dict(ENV_AT_START) if framework == 'torch' else dict(os.environ)
         env.setdefault('GLOG_v', '3')
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker', framework, case_name],
@@ -219,7 +220,9 @@ class WorkerProcess:
         for line in self.process.stdout:
             if line.startswith('@@'):
                 return json.loads(line[2:])
-        raise RuntimeError(f'benchmark worker died (exit status {self.process.wait()})')
+        status = self.process.wait()
+        why = ' (killed: out of memory?)' if status == -9 else ''
+        raise RuntimeError(f'the {self.framework} worker died, exit status {status}{why}')
 
     def close(self):
         self.process.stdin.close()
@@ -313,8 +316,13 @@ def main(argv=None):
     gemm, threads = gemm_worker.ask('gemm')['gflops'], gemm_worker.ask('threads')['threads']
     gemm_worker.close()
     print(f'machine: {machine()}; PyTorch threads {threads}; float32 GEMM {gemm:.1f} GFLOP/s', flush=True)
-    results = [bench_case(BY_NAME[name], args.repeat, not args.no_pynative and name != TRAIN_CASE.name, tqdm)
-               for name in tqdm(args.cases, desc='cases')]
+    results = []
+    for name in tqdm(args.cases, desc='cases'):
+        try:
+            results.append(bench_case(BY_NAME[name], args.repeat, not args.no_pynative and name != TRAIN_CASE.name,
+                                      tqdm))
+        except RuntimeError as error:  # a worker killed (e.g. out of memory): report it, go on
+            print(f'{name}: {error}', file=sys.stderr, flush=True)
     print(table(results, gemm))
     if args.json:
         with open(args.json, 'w') as f:
