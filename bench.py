@@ -11,6 +11,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 
 EXAMPLES = """
@@ -25,9 +26,6 @@ Columns: median ms per forward (batch 1, no autograd), MindSpore/PyTorch ratio (
 of the worker above its size after importing its framework: PT MiB and MS MiB over the timed forwards,
 MS MiB 1st over the first ones, where MindSpore compiles the graph).
 """
-
-ENV_AT_START = dict(os.environ)  # before ms_models sets oneDNN's ISA: PyTorch's worker gets this
-
 
 @dataclass(frozen=True)
 class Case:
@@ -122,7 +120,6 @@ class Worker:
             ms.set_context(mode=ms.PYNATIVE_MODE)  # as train.py: eager gradients through compiled networks
             trainer = train.Trainer(train.UGATIT(**config), train.FaceFeatures(facenet({'embedding_size': 512})))
             real_A, real_B = ms.Tensor(real_A), ms.Tensor(real_B)
-        self.model = None
         steps = iter(range(1, 10 ** 9))
         return lambda: trainer.step(next(steps), real_A, real_B)
 
@@ -133,7 +130,6 @@ class Worker:
 
     def warm_up(self, mode):
         """Two forwards (compilation, allocator growth); returns the peak memory they needed, in MiB."""
-        import time
         self.set_mode(mode)
         _reset_peak()
         began = time.perf_counter()
@@ -151,7 +147,6 @@ class Worker:
         return {}
 
     def run(self, mode):
-        import time
         self.set_mode(mode)
         began = time.perf_counter()
         self.forward()
@@ -169,18 +164,15 @@ class Worker:
 
 def gemm_gflops(n=2048, repeat=5):
     """Single-precision matrix-multiply rate with PyTorch's BLAS: the machine's practical peak."""
-    import time
     import torch
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b), time) for _ in range(repeat))
-    return 2 * n ** 3 / best / 1e9
-
-
-def _timed(fn, time):
-    began = time.perf_counter()
-    fn()
-    return time.perf_counter() - began
+    seconds = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        torch.mm(a, b)
+        seconds.append(time.perf_counter() - began)
+    return 2 * n ** 3 / min(seconds) / 1e9
 
 
 def worker_main(framework, case_name):
@@ -208,8 +200,9 @@ def worker_main(framework, case_name):
 class WorkerProcess:
     def __init__(self, framework, case_name=''):
         self.framework = framework
-        env = dict(ENV_AT_START) if framework == 'torch' else dict(os.environ)
-        env.setdefault('GLOG_v', '3')
+        env = dict(os.environ)  # this process never imports ms_models: PyTorch's worker sees the user's settings
+        if framework == 'mindspore':
+            env.setdefault('GLOG_v', '3')
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker', framework, case_name],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                         cwd=os.path.dirname(os.path.abspath(__file__)))
