@@ -163,11 +163,13 @@ def test_train_py_data_parallel_under_msrun(dataset, tmp_path):
     root, _ = dataset
     msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
     logs = tmp_path / 'logs'
+    # msrun starts each worker with the `python` on PATH: this environment's, as an activated venv would give.
+    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
     result = subprocess.run(
         [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={8118 + os.getpid() % 1000}',
          f'--log_dir={logs}', '--join=True', str(ROOT / 'train.py'), '--distribute', '--data_root', str(root),
          '--result_dir', str(tmp_path / 'results'), '--faceid_weight', '0', '--iteration', '1', *map(str, TINY)],
-        capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+        capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
     worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
     assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
     assert len(worker_logs) == 2
