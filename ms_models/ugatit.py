@@ -7,7 +7,7 @@ from mindspore import Parameter, Tensor, nn, ops
 import numpy as np
 
 from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, global_avg_pool,
-                     global_max_pool, spectral_norm)
+                     global_max_pool, spatial_mean, spatial_sum, spectral_norm)
 
 
 class ResnetGenerator(nn.Cell):
@@ -145,27 +145,25 @@ class ResnetAdaILNBlock(nn.Cell):
         return out + x
 
 
-def _centered_and_unbiased_var(x, axes):
-    """x - mean(x) and the variance over `axes`, unbiased (n - 1) as torch.var computes it."""
-    n = 1
-    for axis in axes:
-        n *= x.shape[axis]
-    centered = x - x.mean(axes, keep_dims=True)
-    var = (centered * centered).sum(axes, keepdims=True) / (n - 1)
-    return centered, var
-
-
-def instance_layer_norm(x, rho, eps):
-    """rho * instance-norm(x) + (1 - rho) * layer-norm(x), both with torch.var's UNBIASED variance.
+def instance_layer_norm(x, rho, gamma, beta, eps):
+    """gamma * (rho * instance-norm(x) + (1 - rho) * layer-norm(x)) + beta, both with UNBIASED variances.
 
     Upstream computes these statistics with `torch.var`, which divides by n - 1, unlike nn.InstanceNorm2d;
-    we keep that on purpose, since trained weights depend on it.
+    we keep that on purpose, since trained weights depend on it. Both norms are computed from one pass of
+    per-channel statistics (the layer's follow exactly from the channels', Chan et al.'s pairwise
+    formula), and the blend is folded into one scale and shift per channel: two full-size operations
+    instead of a dozen, the same values up to float32 rounding.
     """
-    in_centered, in_var = _centered_and_unbiased_var(x, (2, 3))
-    out_in = in_centered / ops.sqrt(in_var + eps)
-    ln_centered, ln_var = _centered_and_unbiased_var(x, (1, 2, 3))
-    out_ln = ln_centered / ops.sqrt(ln_var + eps)
-    return rho * out_in + (1 - rho) * out_ln
+    channels, pixels = x.shape[1], x.shape[2] * x.shape[3]
+    in_mean = spatial_mean(x)
+    centered = x - in_mean
+    in_squares = spatial_sum(centered * centered)
+    ln_mean = in_mean.mean(1, keep_dims=True)
+    ln_squares = (in_squares + pixels * ops.square(in_mean - ln_mean)).sum(1, keepdims=True)
+    in_scale = rho / ops.sqrt(in_squares / (pixels - 1) + eps)
+    ln_scale = (1 - rho) / ops.sqrt(ln_squares / (channels * pixels - 1) + eps)
+    # (x - ln_mean) = centered + (in_mean - ln_mean)
+    return centered * ((in_scale + ln_scale) * gamma) + ((in_mean - ln_mean) * ln_scale * gamma + beta)
 
 
 def _filled(num_features, value):
@@ -181,8 +179,8 @@ class adaILN(nn.Cell):
         self.rho = Parameter(_filled(num_features, 0.9), name='rho')
 
     def construct(self, input, gamma, beta):
-        out = instance_layer_norm(input, self.rho, self.eps)
-        return out * gamma.unsqueeze(2).unsqueeze(3) + beta.unsqueeze(2).unsqueeze(3)
+        return instance_layer_norm(input, self.rho, gamma.unsqueeze(2).unsqueeze(3), beta.unsqueeze(2).unsqueeze(3),
+                                   self.eps)
 
 
 class ILN(nn.Cell):
@@ -196,7 +194,7 @@ class ILN(nn.Cell):
         self.beta = Parameter(_filled(num_features, 0.0), name='beta')
 
     def construct(self, input):
-        return instance_layer_norm(input, self.rho, self.eps) * self.gamma + self.beta
+        return instance_layer_norm(input, self.rho, self.gamma, self.beta, self.eps)
 
 
 class Discriminator(nn.Cell):
