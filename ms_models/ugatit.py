@@ -145,6 +145,11 @@ class ResnetAdaILNBlock(nn.Cell):
         return out + x
 
 
+def _unbiased_variance(sum_of_squares, count):
+    """torch.var's default: the sum of squared deviations over n - 1."""
+    return sum_of_squares / (count - 1)
+
+
 def instance_layer_norm(x, rho, gamma, beta, eps):
     """gamma * (rho * instance-norm(x) + (1 - rho) * layer-norm(x)) + beta, both with UNBIASED variances.
 
@@ -160,8 +165,8 @@ def instance_layer_norm(x, rho, gamma, beta, eps):
     in_squares = spatial_sum(centered * centered)
     ln_mean = in_mean.mean(1, keep_dims=True)
     ln_squares = (in_squares + pixels * ops.square(in_mean - ln_mean)).sum(1, keepdims=True)
-    in_scale = rho / ops.sqrt(in_squares / (pixels - 1) + eps)
-    ln_scale = (1 - rho) / ops.sqrt(ln_squares / (channels * pixels - 1) + eps)
+    in_scale = rho / ops.sqrt(_unbiased_variance(in_squares, pixels) + eps)
+    ln_scale = (1 - rho) / ops.sqrt(_unbiased_variance(ln_squares, channels * pixels) + eps)
     # (x - ln_mean) = centered + (in_mean - ln_mean)
     return centered * ((in_scale + ln_scale) * gamma) + ((in_mean - ln_mean) * ln_scale * gamma + beta)
 

@@ -143,8 +143,8 @@ class ResnetAdaILNBlock(nn.Module):
         return out + x
 
 
-def instance_layer_norm(x, rho, eps):
-    """rho * instance-norm(x) + (1 - rho) * layer-norm(x), both with torch.var's UNBIASED variance.
+def instance_layer_norm(x, rho, gamma, beta, eps):
+    """gamma * (rho * instance-norm(x) + (1 - rho) * layer-norm(x)) + beta, both with UNBIASED variances.
 
     Upstream computes these statistics with `torch.var`, which divides by n - 1, unlike nn.InstanceNorm2d;
     we keep that on purpose, since trained weights depend on it.
@@ -153,7 +153,7 @@ def instance_layer_norm(x, rho, eps):
     out_in = (x - in_mean) / torch.sqrt(in_var + eps)
     ln_mean, ln_var = torch.mean(x, dim=[1, 2, 3], keepdim=True), torch.var(x, dim=[1, 2, 3], keepdim=True)
     out_ln = (x - ln_mean) / torch.sqrt(ln_var + eps)
-    return rho * out_in + (1 - rho) * out_ln
+    return (rho * out_in + (1 - rho) * out_ln) * gamma + beta
 
 
 class adaILN(nn.Module):
@@ -165,8 +165,8 @@ class adaILN(nn.Module):
         self.rho = nn.Parameter(torch.full((1, num_features, 1, 1), 0.9))
 
     def forward(self, input, gamma, beta):
-        out = instance_layer_norm(input, self.rho, self.eps)
-        return out * gamma.unsqueeze(2).unsqueeze(3) + beta.unsqueeze(2).unsqueeze(3)
+        return instance_layer_norm(input, self.rho, gamma.unsqueeze(2).unsqueeze(3), beta.unsqueeze(2).unsqueeze(3),
+                                   self.eps)
 
 
 class ILN(nn.Module):
@@ -180,7 +180,7 @@ class ILN(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, num_features, 1, 1))
 
     def forward(self, input):
-        return instance_layer_norm(input, self.rho, self.eps) * self.gamma + self.beta
+        return instance_layer_norm(input, self.rho, self.gamma, self.beta, self.eps)
 
 
 class Discriminator(nn.Module):
