@@ -10,6 +10,9 @@ Each one computes what its PyTorch namesake computes, so the model files read li
 - `global_avg_pool` / `global_max_pool`: adaptive pooling to 1x1.
 - `spatial_sum` / `spatial_mean`: sums and means over H and W for the instance norms, faster on CPU than
   MindSpore's two-axis reduction.
+- `expand_as`: per-channel statistics spread to a feature map's shape before they meet it. MindSpore's CPU
+  kernels for broadcasting arithmetic keep index tables four times the size of their output for the life
+  of the graph and run at half speed; same-shape arithmetic does neither.
 - `Tanh`: MindSpore's CPU tanh kernel is off by up to 1e-4 (torch: 3e-8), enough on its own to break the
   golden tolerance of the generators' output layer.
 - `spectral_norm`: torch.nn.utils.spectral_norm, with its parameter names (`weight_orig`, `bias`,
@@ -118,6 +121,11 @@ def spatial_mean(x):
     return spatial_sum(x) / (x.shape[2] * x.shape[3])
 
 
+def expand_as(statistic, x):
+    """statistic (e.g. N x C x 1 x 1) broadcast to x's shape, as its own operation; see the module docstring."""
+    return ops.broadcast_to(statistic, x.shape)
+
+
 @ops.constexpr
 def _ones_column(size):
     return Tensor(np.ones((size, 1), np.float32))
@@ -132,10 +140,12 @@ class InstanceNorm2d(nn.Cell):
         self.eps = eps
 
     def construct(self, x):
-        centered = x - spatial_mean(x)
+        centered = x - expand_as(spatial_mean(x), x)
         var = spatial_mean(centered * centered)  # biased, as torch's instance norm
-        # Times 1/sqrt, as torch's kernel does; MindSpore's CPU division by a broadcast divisor is slower.
-        return centered * ops.rsqrt(var + self.eps)
+        # Times 1 / sqrt, as torch's kernel. Not ops.rsqrt or 1 / (Reciprocal): neither exports to ONNX; and
+        # not a power of -0.5, which rounds differently enough to move the 1x2-map norms of photo2cartoon.
+        inverse_std = ops.ones_like(var) / ops.sqrt(var + self.eps)
+        return centered * expand_as(inverse_std, x)
 
 
 class Tanh(nn.Cell):
@@ -291,5 +301,5 @@ def spectral_norm(layer, eps=1e-12):
 
 
 __all__ = ['Conv2d', 'Linear', 'MaxPool2d', 'ReflectionPad2d', 'InstanceNorm2d', 'Tanh', 'Upsample', 'upsample_nearest',
-           'resize_bilinear', 'global_avg_pool', 'global_max_pool', 'spatial_sum', 'spatial_mean', 'spectral_norm',
-           'SpectralNormConv2d', 'SpectralNormLinear']
+           'resize_bilinear', 'global_avg_pool', 'global_max_pool', 'spatial_sum', 'spatial_mean', 'expand_as',
+           'spectral_norm', 'SpectralNormConv2d', 'SpectralNormLinear']

@@ -6,7 +6,7 @@ structure, so parameter names equal the upstream (znxlwm/UGATIT-pytorch) state-d
 from mindspore import Parameter, Tensor, nn, ops
 import numpy as np
 
-from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, global_avg_pool,
+from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsample, expand_as, global_avg_pool,
                      global_max_pool, spatial_mean, spatial_sum, spectral_norm)
 
 
@@ -104,10 +104,10 @@ def class_activation_map(x, gap_fc, gmp_fc, gap_weight, gmp_weight):
     channel-wise by each classifier's weights and concatenated. Returns (weighted features, cam_logit).
     """
     gap_logit = gap_fc(ops.flatten(global_avg_pool(x)))
-    gap = x * gap_weight.unsqueeze(2).unsqueeze(3)
+    gap = x * expand_as(gap_weight.unsqueeze(2).unsqueeze(3), x)
 
     gmp_logit = gmp_fc(ops.flatten(global_max_pool(x)))
-    gmp = x * gmp_weight.unsqueeze(2).unsqueeze(3)
+    gmp = x * expand_as(gmp_weight.unsqueeze(2).unsqueeze(3), x)
 
     return ops.cat([gap, gmp], 1), ops.cat([gap_logit, gmp_logit], 1)
 
@@ -161,14 +161,16 @@ def instance_layer_norm(x, rho, gamma, beta, eps):
     """
     channels, pixels = x.shape[1], x.shape[2] * x.shape[3]
     in_mean = spatial_mean(x)
-    centered = x - in_mean
+    centered = x - expand_as(in_mean, x)
     in_squares = spatial_sum(centered * centered)
     ln_mean = in_mean.mean(1, keep_dims=True)
     ln_squares = (in_squares + pixels * ops.square(in_mean - ln_mean)).sum(1, keepdims=True)
     in_scale = rho / ops.sqrt(_unbiased_variance(in_squares, pixels) + eps)
     ln_scale = (1 - rho) / ops.sqrt(_unbiased_variance(ln_squares, channels * pixels) + eps)
     # (x - ln_mean) = centered + (in_mean - ln_mean)
-    return centered * ((in_scale + ln_scale) * gamma) + ((in_mean - ln_mean) * ln_scale * gamma + beta)
+    scale = (in_scale + ln_scale) * gamma
+    shift = (in_mean - ln_mean) * ln_scale * gamma + beta
+    return centered * expand_as(scale, x) + expand_as(shift, x)
 
 
 def _filled(num_features, value):
