@@ -142,7 +142,7 @@ class InstanceNorm2d(nn.Cell):
     def construct(self, x):
         centered = x - expand_as(spatial_mean(x), x)
         var = spatial_mean(centered * centered)  # biased, as torch's instance norm
-        # Times 1 / sqrt, as torch's kernel. Not ops.rsqrt or 1 / (Reciprocal): neither exports to ONNX; and
+        # Times 1 / sqrt, as torch's kernel; not ops.rsqrt or 1 / x (Reciprocal), neither exports to ONNX, and
         # not a power of -0.5, which rounds differently enough to move the 1x2-map norms of photo2cartoon.
         inverse_std = ops.ones_like(var) / ops.sqrt(var + self.eps)
         return centered * expand_as(inverse_std, x)
