@@ -14,6 +14,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
+from core.files import atomic_outputs
+from core.registry import ARCHS
+
 EXAMPLES = """
 examples:
   python bench.py                          # every case, 5 timed runs each after warm-up
@@ -30,21 +33,15 @@ MS MiB 1st over the first ones, where MindSpore compiles the graph).
 @dataclass(frozen=True)
 class Case:
     name: str
-    arch: str  # weights_convert.ARCHS key, or 'portrait_pipeline'
+    arch: str  # core.registry.ARCHS key, 'portrait_pipeline' or 'train_step'
     config: dict
     size: int
 
 
-CASES = [
-    Case('p2c_generator_256', 'p2c_generator', {'ngf': 32, 'img_size': 256, 'light': True}, 256),
-    Case('ugatit_generator_256', 'ugatit_generator',
-         {'input_nc': 3, 'output_nc': 3, 'ngf': 64, 'n_blocks': 4, 'img_size': 256, 'light': True}, 256),
-    Case('u2net_320', 'u2net', {}, 320),
-    Case('u2net_512', 'u2net', {}, 512),
-    Case('u2netp_320', 'u2netp', {}, 320),
-    Case('u2net_1024', 'u2net', {}, 1024),
-    Case('portrait_pipeline_512', 'portrait_pipeline', {}, 512),
-]
+# Every architecture at the sizes its registry entry names (default constructor), then whole pipelines.
+CASES = [Case(f'{arch.name}_{size}', arch.name, arch.default_config, size)
+         for arch in ARCHS.values() for size in arch.bench_sizes]
+CASES.append(Case('portrait_pipeline_512', 'portrait_pipeline', {}, 512))
 # One photo2cartoon training step (D and G updates, face-ID loss), upstream's recipe: not in the default run.
 TRAIN_CASE = Case('train_step_ch32_256', 'train_step', {'ch': 32, 'img_size': 256, 'light': True, 'n_dis': 7}, 256)
 BY_NAME = {case.name: case for case in CASES + [TRAIN_CASE]}
@@ -89,7 +86,6 @@ class Worker:
         self.x_shape = (1, 3, case.size, case.size)
 
     def _predictor(self, arch, config):
-        from weights_convert import ARCHS
         if self.framework == 'torch':
             import torch
             from torch_ref.inference import Predictor
@@ -103,7 +99,6 @@ class Worker:
     def _train_step(self, config, rng):
         """A function that takes one training step on a fixed batch (a random frozen MobileFaceNet)."""
         import numpy as np
-        from weights_convert import ARCHS
         size = config['img_size']
         real_A, real_B = (np.tanh(rng.standard_normal((1, 3, size, size))).astype(np.float32) for _ in range(2))
         facenet = ARCHS['mobilefacenet'].build_torch if self.framework == 'torch' else \
@@ -197,6 +192,10 @@ def worker_main(framework, case_name):
         print('@@' + json.dumps(answer), flush=True)
 
 
+class WorkerDied(Exception):
+    """A worker process ended before answering (killed for memory, say): that case is reported, not timed."""
+
+
 class WorkerProcess:
     def __init__(self, framework, case_name=''):
         self.framework = framework
@@ -215,7 +214,7 @@ class WorkerProcess:
                 return json.loads(line[2:])
         status = self.process.wait()
         why = ' (killed: out of memory?)' if status == -9 else ''
-        raise RuntimeError(f'the {self.framework} worker died, exit status {status}{why}')
+        raise WorkerDied(f'the {self.framework} worker died, exit status {status}{why}')
 
     def close(self):
         self.process.stdin.close()
@@ -314,11 +313,11 @@ def main(argv=None):
         try:
             results.append(bench_case(BY_NAME[name], args.repeat, not args.no_pynative and name != TRAIN_CASE.name,
                                       tqdm))
-        except RuntimeError as error:  # a worker killed (e.g. out of memory): report it, go on
+        except WorkerDied as error:  # report it, go on with the other cases
             print(f'{name}: {error}', file=sys.stderr, flush=True)
     print(table(results, gemm))
     if args.json:
-        with open(args.json, 'w') as f:
+        with atomic_outputs([args.json]) as (temp,), open(temp, 'w') as f:
             json.dump({'machine': machine(), 'gemm_gflops': gemm, 'torch_threads': threads,
                        'results': [asdict(r) for r in results]}, f, indent=1)
     return 0

@@ -8,7 +8,7 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.9,<3.12',
-    packages=find_packages(include=['ms_models', 'torch_ref', 'weights_convert', 'preprocess', 'parity']),
+    packages=find_packages(include=['core', 'ms_models', 'torch_ref', 'weights_convert', 'apps', 'preprocess', 'parity']),
     # MindSpore inference needs only these; PyTorch is for the references, the converter and preprocessing.
     install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm'],
     extras_require={

@@ -1,4 +1,5 @@
-"""Photo -> cartoon (photo2cartoon) or pencil portrait / mask (U^2-Net), computed by the MindSpore ports."""
+"""Photo -> cartoon (photo2cartoon), pencil portrait / mask (U^2-Net) or line art (ArtLine), computed by the
+MindSpore ports."""
 import argparse
 import logging
 import os
@@ -6,9 +7,10 @@ import sys
 
 os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
+from core.cli import run_cli  # noqa: E402
 from preprocess.images import IMAGE_EXTENSIONS, InputError  # noqa: E402
 
-MODELS = ('photo2cartoon', 'u2net_portrait', 'u2net', 'u2netp', 'u2net_human_seg')
+MODELS = ('photo2cartoon', 'u2net_portrait', 'u2net', 'u2netp', 'u2net_human_seg', 'artline')  # RELEASES keys
 
 EXAMPLES = """
 examples:
@@ -18,9 +20,11 @@ examples:
   python test.py --model u2net_portrait --photo_path photo.jpg --save_path face.png --face_crop
   python test.py --model u2net_portrait --video_path clip.mp4 --save_path drawn.mp4
   python test.py --model u2net_human_seg --photo_path photo.jpg --save_path cutout.png --background transparent
+  python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
 
 Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
-U-2-Net README, or their .ckpt. Without --weights, ./models/ and ./saved_models/<model>/ are searched.
+U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); or their .ckpt. Without
+--weights, ./models/ and ./saved_models/<model>/ are searched.
 A .pt/.pth is converted once and the .ckpt kept beside it. A folder as --photo_path is processed whole,
 its tree mirrored under --save_path. Exit status: 0 done, 1 nothing could be done, 3 some inputs failed.
 """
@@ -31,7 +35,7 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--photo_path', help='a photo, or a folder of photos')
-    source.add_argument('--video_path', help='a video (U^2-Net models): every frame, same size and frame rate')
+    source.add_argument('--video_path', help='a video (U^2-Net models, artline): every frame, same size and frame rate')
     parser.add_argument('--save_path', required=True, help='output file (.png, .jpg; .mp4/.avi for video) or folder')
     parser.add_argument('--model', choices=MODELS, default='photo2cartoon', help='default: %(default)s')
     parser.add_argument('--weights', help='official .pt/.pth or converted .ckpt (see below)')
@@ -50,16 +54,25 @@ def parse_args(argv=None):
                         help='u2net_portrait: draw the largest face, cropped as the upstream demo does')
     parser.add_argument('--background', choices=('mask', 'white', 'transparent'), default='mask',
                         help='u2net, u2netp, u2net_human_seg: the mask, or the photo on white / transparent')
+    parser.add_argument('--size', type=int, help='artline: the longer side the network sees, in pixels (default: the '
+                        'export\'s training size, else 650); the drawing comes back at the photo\'s size')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or step timings')
     return parser.parse_args(argv)
+
+
+def load_release(name, explicit=None):
+    """The MindSpore network of official release `name`, from `explicit` or the folders searched."""
+    from core.registry import RELEASES, find_weights
+    from weights_convert import load_network
+    release = RELEASES[name]
+    return load_network(find_weights(name, explicit), release.network, release.arch, cache=True)
 
 
 def build_task(args):
     """The per-image function for args.model, its networks loaded (MindSpore)."""
     from ms_models.inference import Predictor
-    from weights_convert.releases import find_weights, load_release
 
-    network = load_release(args.model, find_weights(args.model, args.weights))
+    network = load_release(args.model, args.weights)
     logging.info('%s: %s', args.model, network.describe())
     predict = Predictor(network.net)
     if args.model == 'photo2cartoon':
@@ -71,8 +84,30 @@ def build_task(args):
         from preprocess.faces import landmark_detector
         from preprocess.u2net_tasks import PortraitDrawing
         return PortraitDrawing(predict, landmark_detector(args.detector) if args.face_crop else None), None
+    if args.model == 'artline':
+        from preprocess.line_art import LineArt
+        return LineArt(predict, artline_size(args)), None
     from preprocess.u2net_tasks import SalientObject
     return SalientObject(predict, args.background), None
+
+
+def artline_size(args):
+    """--size, else the training size a fastai export names, else ArtLine_650's."""
+    from preprocess.line_art import DEFAULT_SIZE
+    if args.size:
+        return args.size
+    from core.registry import find_weights
+    path = find_weights('artline', args.weights)
+    if not path.endswith('.ckpt'):
+        from weights_convert.checkpoints import ConversionError
+        from weights_convert.fastai_export import read_fastai_export
+        try:
+            size = read_fastai_export(path, weights=False).size
+        except ConversionError:  # a plain state dict: no settings in it
+            size = None
+        if size:
+            return max(size)
+    return DEFAULT_SIZE
 
 
 def _segmenter(args):
@@ -80,9 +115,7 @@ def _segmenter(args):
     if args.segmenter == 'selfie':
         return segment.SelfieSegmenter()
     from ms_models.inference import Predictor
-    from weights_convert.releases import find_weights, load_release
-    weights = find_weights('u2net_human_seg', args.segmenter_weights)
-    return segment.U2NetHumanSegmenter(Predictor(load_release('u2net_human_seg', weights).net))
+    return segment.U2NetHumanSegmenter(Predictor(load_release('u2net_human_seg', args.segmenter_weights).net))
 
 
 def check_inputs(args):
@@ -90,10 +123,12 @@ def check_inputs(args):
     source = args.photo_path or args.video_path
     if not os.path.exists(source):
         raise InputError(f'{source}: no such file or folder')
+    if args.size is not None and not 16 <= args.size <= 8192:
+        raise InputError(f'--size {args.size}: give the longer side in pixels, 16 to 8192')
     if args.video_path:
         from preprocess.video import check_video_name, open_video
         if args.model == 'photo2cartoon':
-            raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models')
+            raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models and artline')
         if args.background == 'transparent':
             raise InputError('videos have no transparency: use --background mask or white')
         check_video_name(args.save_path)
@@ -140,18 +175,14 @@ def run(args):
 
 
 def main(argv=None):
+    return run_cli(_test, argv)
+
+
+def _test(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format='%(message)s')
-    from weights_convert import ConversionError
-    try:
-        status = run(args)
-    except (InputError, ConversionError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    except RuntimeError as error:  # e.g. --device_target GPU on a CPU-only MindSpore
-        print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
-        return 1
-    from preprocess.batch import peak_memory_mib
+    status = run(args)
+    from core.memory import peak_memory_mib
     logging.info('peak memory %.0f MiB', peak_memory_mib())
     return status
 

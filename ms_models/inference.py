@@ -4,6 +4,8 @@ import logging
 import mindspore as ms
 import numpy as np
 
+from core.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
@@ -19,7 +21,7 @@ def configure(device_target='CPU', mode='graph', device_id=None):
     if device_target not in DEVICE_TARGETS:
         raise ValueError(f'device_target must be one of {DEVICE_TARGETS}, not {device_target!r}')
     if not ms.hal.is_available(device_target):
-        raise RuntimeError(f'this MindSpore installation cannot run on {device_target} (its {device_target} '
+        raise UserError(f'this MindSpore installation cannot run on {device_target} (its {device_target} '
                            'package and drivers are needed); use --device_target CPU')
     ms.set_context(mode=MODES[mode])
     if device_id is not None or ms.get_context('device_target') != device_target:

@@ -3,6 +3,10 @@
 Each one computes what its PyTorch namesake computes, so the model files read like their `torch_ref` twins:
 - `Conv2d`, `Linear`, `MaxPool2d`: torch's signatures and defaults (MindSpore's Conv2d defaults to 'same'
   padding and no bias; its MaxPool2d needs pad_mode='pad' for ceil mode, which U^2-Net relies on).
+- `Conv1d`: torch's pointwise (kernel_size 1) Conv1d with its (out, in, 1) weight, as a matrix product.
+- `PixelShuffle`, `ReplicationPad2d`, `AvgPool2d`: torch's, by reshapes and slices where MindSpore's own
+  have no CPU kernel or no ONNX conversion.
+- `resize_nearest`: torch's legacy 'nearest' interpolate to a size (source index floor(dst * in / out)).
 - `InstanceNorm2d`: no affine, biased variance, eps 1e-5; MindSpore has no CPU kernel for it.
 - `Upsample` / `upsample_nearest`: nearest by an integer factor; MindSpore's scale_factor path rejects
   4-D input.
@@ -91,21 +95,117 @@ class Linear(nn.Dense):
         super().__init__(in_features, out_features, has_bias=bias)
 
 
-class MaxPool2d(nn.Cell):
-    """torch.nn.MaxPool2d(kernel_size, stride, ceil_mode) without padding."""
+class Conv1d(nn.Cell):
+    """torch.nn.Conv1d(in_channels, out_channels, 1): a pointwise conv, weight (out, in, 1) as torch keeps it."""
 
-    def __init__(self, kernel_size, stride=None, ceil_mode=False):
+    def __init__(self, in_channels, out_channels, kernel_size=1, padding=0, bias=True):
+        super().__init__()
+        if kernel_size != 1 or padding != 0:
+            raise ValueError('only pointwise Conv1d (kernel_size=1, padding=0) is implemented')
+        bound = 1 / np.sqrt(in_channels)  # torch's default initialisation; a checkpoint overwrites it
+        rng = np.random.default_rng()
+        self.weight = Parameter(Tensor(rng.uniform(-bound, bound, (out_channels, in_channels, 1)).astype(np.float32)),
+                                name='weight')
+        self.bias = Parameter(Tensor(rng.uniform(-bound, bound, out_channels).astype(np.float32)),
+                              name='bias') if bias else None
+
+    def construct(self, x):
+        return _pointwise(x, self.weight, self.bias)
+
+
+def _pointwise(x, weight, bias):
+    """A kernel-1 conv1d: (out, in, 1) weight times (N, in, L) input."""
+    out = ops.matmul(weight.reshape(weight.shape[0], weight.shape[1]), x)
+    return out if bias is None else out + bias.reshape(1, -1, 1)
+
+
+class MaxPool2d(nn.Cell):
+    """torch.nn.MaxPool2d(kernel_size, stride, padding, ceil_mode)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         stride = stride or kernel_size
-        if ceil_mode and kernel_size == stride == 2:
+        if ceil_mode and kernel_size == stride == 2 and padding == 0:
             # U^2-Net's pool. 'same' padding pads an odd edge with -inf, which is ceil mode exactly; MindSpore's
             # ceil-mode kernel (a 3-D pool with argmax) took 9% of U2NET's time at 320 and has no ONNX export.
             self.pool = nn.MaxPool2d(2, 2, pad_mode='same')
-        else:
-            self.pool = nn.MaxPool2d(kernel_size, stride, pad_mode='pad', ceil_mode=ceil_mode)
+        else:  # padding counts as -inf, as torch's
+            self.pool = nn.MaxPool2d(kernel_size, stride, pad_mode='pad', padding=padding, ceil_mode=ceil_mode)
+        self.padding = padding
+        # MindSpore compiles the padded pool to MaxPool3DWithArgmax, which has no ONNX conversion
+        self.unpadded_pool = nn.MaxPool2d(kernel_size, stride) if padding and not ceil_mode else None
 
     def construct(self, x):
+        if _exporting() and self.unpadded_pool is not None:
+            return self.unpadded_pool(_pad_with(x, self.padding, float('-inf')))
         return self.pool(x)
+
+
+def _pad_with(x, p, value):
+    """x padded by p on every side with a constant, by concatenation."""
+    n, c, h, w = x.shape
+    x = ops.concat([ops.full((n, c, h, p), value, dtype=x.dtype), x, ops.full((n, c, h, p), value, dtype=x.dtype)], 3)
+    edge = ops.full((n, c, p, w + 2 * p), value, dtype=x.dtype)
+    return ops.concat([edge, x, edge], 2)
+
+
+class AvgPool2d(nn.Cell):
+    """torch.nn.AvgPool2d(kernel_size, stride) without padding."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+        self.pool = nn.AvgPool2d(kernel_size, self.stride)
+
+    def construct(self, x):
+        if _exporting() and self.kernel_size == 2 and self.stride == 1:  # the 2x2 pool has no ONNX conversion
+            h, w = x.shape[2], x.shape[3]
+            return (x[:, :, :h - 1, :w - 1] + x[:, :, :h - 1, 1:] + x[:, :, 1:, :w - 1] + x[:, :, 1:, 1:]) / 4
+        return self.pool(x)
+
+
+class ReplicationPad2d(nn.Cell):
+    """torch.nn.ReplicationPad2d((left, right, top, bottom)): edge rows and columns repeated, by concatenation."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * 4
+
+    def construct(self, x):
+        left, right, top, bottom = self.padding
+        h, w = x.shape[2], x.shape[3]
+        x = ops.concat([x[:, :, :, :1]] * left + [x] + [x[:, :, :, w - 1:]] * right, axis=3)
+        return ops.concat([x[:, :, :1]] * top + [x] + [x[:, :, h - 1:]] * bottom, axis=2)
+
+
+def pixel_shuffle(x, scale):
+    """torch.nn.functional.pixel_shuffle: out[c, scale*h + i, scale*w + j] = in[scale**2 * c + scale*i + j, h, w]."""
+    n, c, h, w = x.shape
+    out_c = c // (scale * scale)
+    x = x.reshape(n, out_c, scale, scale, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, out_c, h * scale, w * scale)
+
+
+class PixelShuffle(nn.Cell):
+    """torch.nn.PixelShuffle(upscale_factor), by a reshape and a transpose (exact, and it exports)."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def construct(self, x):
+        return pixel_shuffle(x, self.upscale_factor)
+
+
+def resize_nearest(x, size):
+    """torch.nn.functional.interpolate(x, size, mode='nearest'): rows and columns picked at floor(dst * in / out)."""
+    x = ops.gather(x, _nearest_indices(size[0], x.shape[2]), 2)
+    return ops.gather(x, _nearest_indices(size[1], x.shape[3]), 3)
+
+
+@ops.constexpr
+def _nearest_indices(out_size, in_size):
+    return Tensor(np.minimum(np.floor(np.arange(out_size) * (in_size / out_size)), in_size - 1).astype(np.int32))
 
 
 def spatial_sum(x):
@@ -283,6 +383,14 @@ class SpectralNormConv2d(_SpectralNorm):
                           padding=self.padding, dilation=self.dilation, groups=self.groups)
 
 
+class SpectralNormConv1d(_SpectralNorm):
+    def __init__(self, conv, eps=1e-12):
+        super().__init__(conv.weight, conv.bias, eps)
+
+    def construct(self, x):
+        return _pointwise(x, self.normalized_weight(), self.bias)
+
+
 class SpectralNormLinear(_SpectralNorm):
     def __init__(self, dense, eps=1e-12):
         super().__init__(dense.weight, dense.bias if dense.has_bias else None, eps)
@@ -292,14 +400,17 @@ class SpectralNormLinear(_SpectralNorm):
 
 
 def spectral_norm(layer, eps=1e-12):
-    """torch.nn.utils.spectral_norm(layer) for a `Conv2d` or `Linear`: a new cell holding its weights."""
+    """torch.nn.utils.spectral_norm(layer) for a `Conv2d`, `Conv1d` or `Linear`: a new cell holding its weights."""
     if isinstance(layer, nn.Conv2d):
         return SpectralNormConv2d(layer, eps)
+    if isinstance(layer, Conv1d):
+        return SpectralNormConv1d(layer, eps)
     if isinstance(layer, nn.Dense):
         return SpectralNormLinear(layer, eps)
     raise TypeError(f'spectral_norm supports Conv2d and Linear, not {type(layer).__name__}')
 
 
-__all__ = ['Conv2d', 'Linear', 'MaxPool2d', 'ReflectionPad2d', 'InstanceNorm2d', 'Tanh', 'Upsample', 'upsample_nearest',
-           'resize_bilinear', 'global_avg_pool', 'global_max_pool', 'spatial_sum', 'spatial_mean', 'expand_as',
-           'spectral_norm', 'SpectralNormConv2d', 'SpectralNormLinear']
+__all__ = ['Conv1d', 'Conv2d', 'Linear', 'MaxPool2d', 'AvgPool2d', 'ReflectionPad2d', 'ReplicationPad2d', 'PixelShuffle',
+           'pixel_shuffle', 'InstanceNorm2d', 'Tanh', 'Upsample', 'upsample_nearest', 'resize_bilinear', 'resize_nearest',
+           'global_avg_pool', 'global_max_pool', 'spatial_sum', 'spatial_mean', 'expand_as', 'spectral_norm',
+           'SpectralNormConv1d', 'SpectralNormConv2d', 'SpectralNormLinear']

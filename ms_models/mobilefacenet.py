@@ -60,7 +60,11 @@ class Residual(nn.Cell):
 
 
 class MobileFaceNet(nn.Cell):
-    """112x112 face -> L2-normalised embedding of `embedding_size` values."""
+    """112x112 face -> L2-normalised embedding of `embedding_size` values.
+
+    Input: (N, 3, 112, 112) RGB in [-1, 1], the central crop of an aligned face. Output: (N, embedding_size),
+    each row of unit length (photo2cartoon's face-ID loss compares two by cosine).
+    """
 
     def __init__(self, embedding_size):
         super().__init__()

@@ -19,6 +19,13 @@ __all__ = ['ResnetGenerator', 'Discriminator', 'HourGlass', 'HourGlassBlock', 'C
 
 
 class ResnetGenerator(nn.Cell):
+    """photo2cartoon's generator (U-GAT-IT with hourglass blocks and Soft-AdaLIN), upstream's constructor.
+
+    Input: (N, 3, H, W) RGB in [-1, 1] (x / 127.5 - 1), an aligned face on white; H = W = img_size unless
+    `light` (the released model: ngf=32, img_size=256, light=True), which takes any multiple of 4.
+    Outputs: (image (N, 3, H, W) in [-1, 1] after tanh, cam_logit (N, 2), heatmap (N, 1, H/4, W/4)).
+    """
+
     def __init__(self, ngf=64, img_size=256, light=False):
         super().__init__()
         self.light = light

@@ -146,6 +146,12 @@ class _U2NetBase(nn.Cell):
 
 
 class U2NET(_U2NetBase):
+    """U^2-Net (176 MB: salient object, portrait drawing, human segmentation), upstream's constructor.
+
+    Input: (N, in_ch, H, W), any size: an RGB photo divided by its max, then ImageNet mean/std in RGB order.
+    Outputs: d0 ... d6, each (N, out_ch, H, W) after its sigmoid; d0 (the fused map) is the result.
+    """
+
     def __init__(self, in_ch=3, out_ch=1):
         super().__init__(encoder=[(RSU7, in_ch, 32, 64), (RSU6, 64, 32, 128), (RSU5, 128, 64, 256),
                                   (RSU4, 256, 128, 512), (RSU4F, 512, 256, 512), (RSU4F, 512, 256, 512)],
@@ -155,6 +161,12 @@ class U2NET(_U2NetBase):
 
 
 class U2NETP(_U2NetBase):
+    """U^2-Net small (4.7 MB), upstream's constructor.
+
+    Input: (N, in_ch, H, W), any size: an RGB photo divided by its max, then ImageNet mean/std in RGB order.
+    Outputs: d0 ... d6, each (N, out_ch, H, W) after its sigmoid; d0 (the fused map) is the result.
+    """
+
     def __init__(self, in_ch=3, out_ch=1):
         super().__init__(encoder=[(RSU7, in_ch, 16, 64), (RSU6, 64, 16, 64), (RSU5, 64, 16, 64),
                                   (RSU4, 64, 16, 64), (RSU4F, 64, 16, 64), (RSU4F, 64, 16, 64)],

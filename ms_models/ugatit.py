@@ -11,6 +11,12 @@ from .layers import (Conv2d, InstanceNorm2d, Linear, ReflectionPad2d, Tanh, Upsa
 
 
 class ResnetGenerator(nn.Cell):
+    """U-GAT-IT's generator (adaILN residual blocks, LIN up-sampling), upstream's constructor.
+
+    Input: (N, input_nc, H, W) in [-1, 1]; H = W = img_size unless `light`, which takes any multiple of 4.
+    Outputs: (image (N, output_nc, H, W) in [-1, 1] after tanh, cam_logit (N, 2), heatmap (N, 1, H/4, W/4)).
+    """
+
     def __init__(self, input_nc, output_nc, ngf=64, n_blocks=6, img_size=256, light=False):
         assert n_blocks >= 0
         super().__init__()
@@ -205,7 +211,12 @@ class ILN(nn.Cell):
 
 
 class Discriminator(nn.Cell):
-    """PatchGAN with CAM, every conv spectrally normalised. n_layers=7 is the global, 5 the local one."""
+    """PatchGAN with CAM, every conv spectrally normalised. n_layers=7 is the global, 5 the local one.
+
+    Input: (N, input_nc, H, W) in [-1, 1], H and W at least 3 * 2 ** (n_layers - 2).
+    Outputs: (logit map (N, 1, h - 1, w - 1), cam_logit (N, 2), heatmap (N, 1, h, w)) with
+    h = H / 2 ** (n_layers - 2) - 1 (7 x 7 heatmap for the global discriminator at 256).
+    """
 
     def __init__(self, input_nc, ndf=64, n_layers=5):
         super().__init__()

@@ -5,10 +5,10 @@ The twin of `torch_ref/ugatit_train.py`: the same losses term by term (upstream'
 Each network is compiled (ms.jit) unless PyNative is asked for; the loss terms come back as tuples in
 D_TERMS / G_TERMS order.
 """
-from dataclasses import dataclass
-
 import mindspore as ms
 from mindspore import nn, ops
+
+from core.train_config import LossWeights  # one definition, shared by both twins
 
 from .optim import TorchAdam
 from .photo2cartoon import Discriminator, ResnetGenerator
@@ -19,16 +19,6 @@ G_TERMS = ('G_ad_loss_GA', 'G_ad_cam_loss_GA', 'G_ad_loss_LA', 'G_ad_cam_loss_LA
            'G_ad_loss_GB', 'G_ad_cam_loss_GB', 'G_ad_loss_LB', 'G_ad_cam_loss_LB',
            'G_recon_loss_A', 'G_recon_loss_B', 'G_identity_loss_A', 'G_identity_loss_B',
            'G_id_loss_A', 'G_id_loss_B', 'G_cam_loss_A', 'G_cam_loss_B')
-NETWORKS = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    adv: float = 1.0
-    cycle: float = 50.0
-    identity: float = 10.0
-    cam: float = 1000.0
-    faceid: float = 1.0
 
 
 class UGATIT(nn.Cell):

@@ -27,7 +27,7 @@ examples:
 
 
 def parse_args(argv=None):
-    from weights_convert import ARCHS
+    from core.registry import ARCHS
     parser = argparse.ArgumentParser(prog='python -m parity', description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--arch', choices=list(ARCHS), help='architecture (read from the weights if given)')
@@ -61,38 +61,43 @@ def parse_args(argv=None):
 
 
 def run_one(args, arch, mode, grad):
+    from core.errors import UserError
+    from core.registry import ARCHS
     if args.train_step:
         from parity.training import compare_train_step
-        return compare_train_step(**args.config, batch=args.batch, seed=args.seed)
+        try:
+            return compare_train_step(**args.config, batch=args.batch, seed=args.seed)
+        except TypeError as error:  # a --config key it does not take
+            raise UserError(f'--config: {error}') from None
     from parity.compare import run_parity
-    from parity.twins import QUICK_SIZES, build_twins, make_input
+    from parity.twins import build_twins, make_input
     from preprocess.images import read_rgb
     twins = build_twins(arch, args.config, args.torch_weights, args.ms_weights, args.network, args.seed)
     image = read_rgb(args.input) if args.input else None
-    size = tuple(args.size) if args.size else (QUICK_SIZES[twins.arch],) * 2 if args.all else None
+    size = tuple(args.size) if args.size else (ARCHS[twins.arch].quick_size,) * 2 if args.all else None
     x = make_input(twins, size, args.batch, image, args.seed)
     return run_parity(twins, x, mode, grad)
 
 
 def main(argv=None):
+    from core.cli import run_cli
+    return run_cli(_parity, argv, error_status=2)
+
+
+def _parity(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
     import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
+    from core.registry import ARCHS
     from parity.report import table, to_json, verdict
-    from preprocess.images import InputError
-    from weights_convert import ARCHS, ConversionError
 
     runs = [(arch, mode, True) for arch in ARCHS for mode in ('eval', 'train')] if args.all \
         else [(args.arch, args.mode, args.grad)]
     reports = []
-    try:
-        for arch, mode, grad in runs:
-            report = run_one(args, arch, mode, grad)
-            reports.append(report)
-            print(verdict(report) if args.quiet or args.all else table(report), flush=True)
-    except (ConversionError, InputError, ValueError, RuntimeError, TypeError) as error:  # TypeError: --config
-        print(f'error: {str(error).strip().splitlines()[0]}', file=sys.stderr)
-        return 2
+    for arch, mode, grad in runs:
+        report = run_one(args, arch, mode, grad)
+        reports.append(report)
+        print(verdict(report) if args.quiet or args.all else table(report), flush=True)
     if args.json:
         to_json(reports, args.json)
     return 0 if all(r.ok for r in reports) else 1

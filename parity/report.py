@@ -1,7 +1,7 @@
 """Printing a parity report: the table, the one-line verdict, JSON."""
 import json
 
-from preprocess.files import atomic_outputs
+from core.files import atomic_outputs
 
 
 def _shape(shape):
@@ -39,6 +39,8 @@ def table(report):
                          f'{row.cosine:9.6f} {row.ref_err:9.2e} {row.tol:9.2e}  {_status(row)}{mark}')
     for name in report.missing_layers:
         lines.append(f'missing in MindSpore: {name}')
+    for name in report.ms_only_layers:
+        lines.append(f'only in MindSpore (no torch twin): {name}')
     lines += ['', verdict(report)]
     return '\n'.join(lines)
 
@@ -70,6 +72,8 @@ def verdict(report):
                         f'(cosine {first.cosine:.6f})')
     if report.missing_layers:
         problems.append(f'layers missing in MindSpore, first {report.missing_layers[0]}')
+    if report.ms_only_layers:
+        problems.append(f'layers only in MindSpore, first {report.ms_only_layers[0]}')
     if not report.weights.ok:
         problems.append(_weights_line(report))
     return f'FAIL  {subject}: ' + '; '.join(problems)

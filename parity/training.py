@@ -15,6 +15,7 @@ the measurements forced:
 import copy
 import functools
 
+import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
 import mindspore as ms
 import numpy as np
 import torch
@@ -28,47 +29,65 @@ from .metrics import errors, reference_error, tolerance
 from .twins import random_state
 
 
-def _torch_step(trainer, real_A, real_B):
-    """Losses and gradients of one step, in the order they happen."""
+class _TorchSide:
+    """How the recorder reads torch_ref's trainer (tensors with .grad; parameter names from the module tree)."""
+    terms = torch_train
+
+    def __init__(self, nets):
+        self.names = {id(p): name for name, p in nets.named_parameters()}
+
+    def name(self, param):
+        return self.names[id(param)]
+
+    def train(self, nets):
+        nets.train()
+
+    def value(self, tensor):
+        return tensor.item()
+
+    def array(self, tensor, param):
+        # a parameter the loss never uses (photo2cartoon's idle ConvBlock4) has no gradient: zero
+        return tensor.detach().numpy().copy() if tensor is not None else np.zeros(tuple(param.shape))
+
+    def weights(self, nets):
+        return {name: p.detach().numpy().copy() for name, p in nets.named_parameters()}
+
+
+class _MindSporeSide:
+    """How the recorder reads ms_models' trainer (tensors; parameters named '<network>.<upstream key>')."""
+    terms = ms_train
+
+    def name(self, param):
+        return param.name
+
+    def train(self, nets):
+        nets.set_train(True)
+
+    def value(self, tensor):
+        return float(tensor)
+
+    def array(self, tensor, param):
+        return tensor.asnumpy()
+
+    def weights(self, nets):
+        return {p.name: p.asnumpy().copy() for p in nets.trainable_params()}
+
+
+def record_step(trainer, side, real_A, real_B):
+    """Losses and gradients of one step, in the order they happen: the same code for both twins."""
     record = {}
     trainer.set_learning_rate(1)
-    trainer.nets.train()
-    loss, terms = trainer.d_gradients(real_A, real_B)
-    record.update(_losses('D', loss, terms, torch_train.D_TERMS, lambda t: t.item()))
-    record.update(_grads('D grad', [(n, p) for n, p in trainer.nets.named_parameters() if n.startswith('dis')]))
-    trainer.apply_d()
-    loss, terms = trainer.g_gradients(real_A, real_B)
-    record.update(_losses('G', loss, terms, torch_train.G_TERMS, lambda t: t.item()))
-    record.update(_grads('G grad', [(n, p) for n, p in trainer.nets.named_parameters() if n.startswith('gen')]))
-    trainer.apply_g()
-    record.update({f'after step/{n}': p.detach().numpy().copy() for n, p in trainer.nets.named_parameters()})
-    return record
-
-
-def _losses(kind, loss, terms, names, to_float):
-    return {f'{kind}/{name}': np.float64(to_float(value)) for name, value in
-            zip(('Discriminator_loss' if kind == 'D' else 'Generator_loss',) + names, (loss, *terms))}
-
-
-def _grads(kind, named_params):
-    return {f'{kind}/{name}': (p.grad.numpy().copy() if p.grad is not None else np.zeros(tuple(p.shape)))
-            for name, p in named_params}
-
-
-def _mindspore_step(trainer, real_A, real_B):
-    record = {}
-    trainer.set_learning_rate(1)
-    trainer.nets.set_train(True)
-    inputs = ms.Tensor(real_A), ms.Tensor(real_B)
-    loss, terms, grads = trainer.d_gradients(*inputs)
-    record.update(_losses('D', loss, terms, ms_train.D_TERMS, float))
-    record.update({f'D grad/{p.name}': g.asnumpy() for p, g in zip(trainer.d_params, grads)})
-    trainer.apply_d(grads)
-    loss, terms, grads = trainer.g_gradients(*inputs)
-    record.update(_losses('G', loss, terms, ms_train.G_TERMS, float))
-    record.update({f'G grad/{p.name}': g.asnumpy() for p, g in zip(trainer.g_params, grads)})
-    trainer.apply_g(grads)
-    record.update({f'after step/{p.name}': p.asnumpy().copy() for p in trainer.nets.trainable_params()})
+    side.train(trainer.nets)
+    for kind, gradients, apply, params, term_names in [
+            ('D', trainer.d_gradients, trainer.apply_d, trainer.d_params, side.terms.D_TERMS),
+            ('G', trainer.g_gradients, trainer.apply_g, trainer.g_params, side.terms.G_TERMS)]:
+        loss, terms, grads = gradients(real_A, real_B)
+        total = 'Discriminator_loss' if kind == 'D' else 'Generator_loss'
+        record.update({f'{kind}/{name}': np.float64(side.value(value))
+                       for name, value in zip((total,) + term_names, (loss, *terms))})
+        record.update({f'{kind} grad/{side.name(p)}': side.array(g, p) for p, g in zip(params, grads)})
+        apply(grads)
+    record.update({f'after step/{name}': array for name, array in side.weights(trainer.nets).items()})
     return record
 
 
@@ -139,14 +158,14 @@ def compare_train_step(ch=8, img_size=64, light=True, n_dis=6, batch=1, faceid=T
             nets = copy.deepcopy(torch_nets).to(dtype)
             face = copy.deepcopy(torch_face).to(dtype) if torch_face else None
             trainer = torch_train.Trainer(nets, face, weights)
-            return _torch_step(trainer, torch.from_numpy(a).to(dtype), torch.from_numpy(b).to(dtype))
+            return record_step(trainer, _TorchSide(nets), torch.from_numpy(a).to(dtype), torch.from_numpy(b).to(dtype))
 
         truth = torch_record(torch.float64, real_A, real_B)
         # The G step's float32 gradients are chaotic (see README): three samples of the reference's noise.
         references = [torch_record(torch.float32, nudge(real_A), nudge(real_B))
                       for nudge in (np.asarray, one_ulp_up, one_ulp_down)]
         ms_trainer = ms_train.Trainer(ms_nets, ms_face, ms_train.LossWeights(faceid=weights.faceid), jit=jit)
-        ours = _mindspore_step(ms_trainer, real_A, real_B)
+        ours = record_step(ms_trainer, _MindSporeSide(), ms.Tensor(real_A), ms.Tensor(real_B))
     finally:
         ms.set_context(mode=previous)
 

@@ -6,20 +6,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from weights_convert import ARCHS, ConversionError, load_mindspore_network, mindspore_network, spec_of
-from weights_convert import synthetic_state_dict, torch_state_dict
+from core.errors import UserError
+from core.registry import ARCHS
+from core.synthetic import spec_of, synthetic_state_dict
+from weights_convert import ConversionError, load_network, mindspore_network, torch_state_dict
 from weights_convert.checkpoints import read_torch
 from weights_convert.convert import pick_network
 from weights_convert.rules import dropped_torch_keys, torch_to_mindspore_names
 
 logger = logging.getLogger(__name__)
-
-# Input sizes that exercise each architecture as it is used (the generators' full variants need img_size).
-DEFAULT_SIZES = {'p2c_generator': 256, 'ugatit_generator': 256, 'discriminator': 256, 'mobilefacenet': 112,
-                 'u2net': 320, 'u2netp': 320}
-# For `--all`, which runs every architecture in both modes with gradients: a few minutes, not twenty.
-QUICK_SIZES = {'p2c_generator': 128, 'ugatit_generator': 128, 'discriminator': 128, 'mobilefacenet': 112,
-               'u2net': 160, 'u2netp': 160}
 
 
 @dataclass
@@ -35,8 +30,7 @@ class Twins:
     dropped: list  # torch keys with no MindSpore counterpart, by rule
 
     def input_channels(self):
-        config = self.config
-        return config.get('input_nc', config.get('in_ch', 3))
+        return ARCHS[self.arch].input_channels(self.config)
 
     def set_train(self, training):
         for model in (self.torch32, self.torch64):
@@ -65,8 +59,8 @@ def random_state(arch, config, seed):
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
-    size = QUICK_SIZES[arch]  # statistics of a smaller batch are sane enough, and cheaper
-    calibration = rng.standard_normal((2, config.get('in_ch', 3), size, size)).astype(np.float32)
+    size = ARCHS[arch].quick_size  # statistics of a smaller batch are sane enough, and cheaper
+    calibration = rng.standard_normal((2, ARCHS[arch].input_channels(config), size, size)).astype(np.float32)
     with torch.no_grad():
         model.train()(torch.from_numpy(calibration))
     measured = {k: v.numpy().copy() for k, v in model.state_dict().items()}
@@ -82,7 +76,7 @@ def build_twins(arch=None, config=None, torch_weights=None, ms_weights=None, net
     """
     net = None
     if ms_weights:
-        found = load_mindspore_network(ms_weights, network, arch)
+        found = load_network(ms_weights, network, arch)
         arch, config, net = found.arch, found.config, found.net
     if torch_weights:
         networks = read_torch(torch_weights)
@@ -95,9 +89,12 @@ def build_twins(arch=None, config=None, torch_weights=None, ms_weights=None, net
         source = ms_weights
     else:
         if arch is None:
-            raise ConversionError('give --arch, or weights to read it from')
+            raise UserError('give --arch, or weights to read it from')
         config = {**ARCHS[arch].default_config, **(config or {})}
-        state = random_state(arch, config, seed)
+        try:
+            state = random_state(arch, config, seed)
+        except TypeError as error:  # a --config key the constructor does not take
+            raise UserError(f'--config: {error}') from None
         source = f'random weights (seed {seed})'
     if net is None:
         converted = mindspore_network(state, arch, what=source)
@@ -116,15 +113,16 @@ def build_twins(arch=None, config=None, torch_weights=None, ms_weights=None, net
 
 def make_input(twins, size=None, batch=2, image=None, seed=0):
     """A float32 NCHW batch: random normal, or a photo prepared as the architecture's pipeline does."""
-    height, width = size or (DEFAULT_SIZES[twins.arch],) * 2
+    arch = ARCHS[twins.arch]
+    height, width = size or arch.input_size(twins.config)
     if image is None:
         rng = np.random.default_rng(seed)
         return rng.standard_normal((batch, twins.input_channels(), height, width)).astype(np.float32)
     import cv2
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    if twins.arch in ('u2net', 'u2netp'):
+    if arch.normalization == 'u2net':
         from preprocess.u2net_io import u2net_normalize
         x = u2net_normalize(resized / 255.0)
-    else:  # the GAN models and MobileFaceNet take [-1, 1]
+    else:  # 'signed': the GAN models and MobileFaceNet take [-1, 1]
         x = resized / 127.5 - 1.0
     return np.repeat(x.transpose(2, 0, 1)[None], batch, axis=0).astype(np.float32)

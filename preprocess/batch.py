@@ -5,11 +5,12 @@ runs show a progress bar with rate and ETA.
 """
 import logging
 import os
-import resource
 import time
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
+
+from core.errors import UserError
 
 from .images import IMAGE_EXTENSIONS, InputError, list_images, read_rgb, save_image
 from .video import check_video_name, frames, open_video, video_writer
@@ -22,19 +23,6 @@ class Summary:
     done: int = 0
     failed: list = field(default_factory=list)  # (input, message)
     seconds: float = 0.0
-
-
-def peak_memory_mib():
-    """This process's peak resident memory. Linux's VmHWM belongs to the process image, whereas ru_maxrss
-    also counts the parent's memory inherited through fork/vfork before exec (a test runner's, say)."""
-    try:
-        with open('/proc/self/status') as status:
-            for line in status:
-                if line.startswith('VmHWM:'):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def folder_jobs(src_folder, dst_folder, extension='.png'):
@@ -65,7 +53,7 @@ def run_on_images(task, jobs, progress=True):
         try:
             save_outputs(task(read_rgb(src)), dst)
             summary.done += 1
-        except InputError as error:
+        except UserError as error:  # this photo (or its output) is bad: report it, go on with the rest
             message = str(error) if str(error).startswith(src) else f'{src}: {error}'
             summary.failed.append((src, message))
             logger.warning('skipped %s', message)

@@ -1,19 +1,19 @@
 """Reading photos of any mode into RGB uint8, and writing results without ever leaving half a file."""
 import os
-from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .files import atomic_outputs
+from core.errors import UserError
+from core.files import atomic_outputs
 
 # Far beyond any camera (200 MP phones included), yet it stops a crafted header from claiming gigabytes.
 MAX_PIXELS = 250_000_000
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-class InputError(Exception):
-    """Bad input, said in one line: what is wrong and what to do."""
+class InputError(UserError):
+    """A photo, video or folder that cannot be used, said in one line: what is wrong and what to do."""
 
 
 def read_rgb(path, background=255):
@@ -63,22 +63,12 @@ def list_images(folder):
     return found
 
 
-@contextmanager
-def atomic_output(path):
-    """A temporary path beside `path`; it becomes `path` only if the block succeeds."""
-    try:
-        with atomic_outputs([path]) as (temp,):
-            yield temp
-    except OSError as error:
-        raise InputError(f'cannot write {path}: {error.strerror or error}') from None
-
-
 def save_image(array, path):
     """Write an RGB, RGBA or grey uint8 array atomically; the format follows the extension."""
     image = Image.fromarray(array)
     if image.mode == 'RGBA' and not path.lower().endswith(('.png', '.webp', '.tif', '.tiff')):
         raise InputError(f'{path}: a transparent result needs a .png (or .webp/.tif) file name')
-    with atomic_output(path) as temp:
+    with atomic_outputs([path]) as (temp,):
         try:
             image.save(temp, format=Image.registered_extensions().get(os.path.splitext(path)[1].lower()))
         except (KeyError, ValueError) as error:

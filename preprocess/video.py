@@ -5,7 +5,9 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from .images import InputError, atomic_output
+from core.files import atomic_outputs
+
+from .images import InputError
 
 # Codecs that OpenCV's wheels write without extra libraries (checked headless): MPEG-4 in .mp4, MJPEG in .avi.
 FOURCC_BY_EXTENSION = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.avi': 'MJPG'}
@@ -48,7 +50,7 @@ def check_video_name(path):
 def video_writer(path, fps, size_wh):
     """A `write(rgb_or_grey_frame)` function; the file appears at `path` only once the block completes."""
     fourcc = check_video_name(path)
-    with atomic_output(path) as temp:
+    with atomic_outputs([path]) as (temp,):
         writer = cv2.VideoWriter(temp, cv2.VideoWriter_fourcc(*fourcc), fps, tuple(size_wh))
         if not writer.isOpened():
             raise InputError(f'{path}: OpenCV cannot write this video format here')

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from weights_convert import ARCHS, spec_of, synthetic_state_dict
+from core.registry import ARCHS
+from core.synthetic import spec_of, synthetic_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 

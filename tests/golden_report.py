@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from golden import CASES, load_case, relative_error  # noqa: E402
-from weights_convert import ARCHS, load_mindspore_network  # noqa: E402
+from core.registry import ARCHS  # noqa: E402
+from weights_convert import load_network  # noqa: E402
 
 
 def main():
@@ -25,7 +26,7 @@ def main():
             torch_out = reference(torch.from_numpy(case.x))
         with tempfile.TemporaryDirectory() as folder:
             torch.save(case.checkpoint(), Path(folder) / 'upstream.pt')
-            net = load_mindspore_network(str(Path(folder) / 'upstream.pt')).net
+            net = load_network(str(Path(folder) / 'upstream.pt')).net
         errors = []
         for outputs in [torch_out]:
             errors.append(max(relative_error(o.numpy(), r) for o, r in zip(_list(outputs), case.outputs)))

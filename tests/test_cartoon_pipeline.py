@@ -20,7 +20,8 @@ from preprocess.faces import DlibLandmarks, FanLandmarks
 from preprocess.images import InputError, read_rgb
 from preprocess.segment import SelfieSegmenter
 from torch_ref.inference import Predictor as TorchPredictor
-from weights_convert import ARCHS, mindspore_network
+from core.registry import ARCHS
+from weights_convert import mindspore_network
 
 cli = load_script('test')
 PHOTOS = {'astronaut': lambda: data.astronaut(),

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from weights_convert import (ARCHS, ConversionError, convert, detect_arch, load_mindspore_network, spec_of,
-                             synthetic_state_dict)
+from core.registry import ARCHS, detect_arch
+from core.synthetic import spec_of, synthetic_state_dict
+from weights_convert import ConversionError, convert, load_network
 from weights_convert.__main__ import main
 
 SMALL = {
@@ -100,19 +101,19 @@ def test_training_checkpoint_layout_both_ways(tmp_path):
         assert_same_state(back[name], full[name])
 
 
-def test_load_mindspore_network_from_each_source(tmp_path):
+def test_load_network_from_each_source(tmp_path):
     gen = SMALL['p2c_generator']
     torch.save({'genA2B': torch_weights('p2c_generator', gen, 1), 'genB2A': torch_weights('p2c_generator', gen, 2)},
                tmp_path / 'p.pt')
     convert(str(tmp_path / 'p.pt'), str(tmp_path / 'ckpts'))
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32))
 
-    outputs = [load_mindspore_network(str(tmp_path / 'p.pt'), 'genB2A').net(x)[0].asnumpy(),
-               load_mindspore_network(str(tmp_path / 'ckpts'), 'genB2A').net(x)[0].asnumpy(),
-               load_mindspore_network(str(tmp_path / 'ckpts' / 'genB2A.ckpt')).net(x)[0].asnumpy()]
+    outputs = [load_network(str(tmp_path / 'p.pt'), 'genB2A').net(x)[0].asnumpy(),
+               load_network(str(tmp_path / 'ckpts'), 'genB2A').net(x)[0].asnumpy(),
+               load_network(str(tmp_path / 'ckpts' / 'genB2A.ckpt')).net(x)[0].asnumpy()]
     assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[0], outputs[2])
     with pytest.raises(ConversionError, match='holds genA2B, genB2A; choose one'):
-        load_mindspore_network(str(tmp_path / 'p.pt'))
+        load_network(str(tmp_path / 'p.pt'))
 
 
 def test_checkpoint_without_batchnorm_counters_is_accepted(tmp_path):

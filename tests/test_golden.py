@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from golden import CASES, load_case, relative_error
-from weights_convert import ARCHS, convert
+from core.registry import ARCHS
+from weights_convert import convert
 
 UGATIT_FAMILY = [name for name in CASES if not name.startswith('u2net')]
 U2NET = [name for name in CASES if name.startswith('u2net')]

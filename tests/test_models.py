@@ -27,7 +27,13 @@ CASES = {
     'mobilefacenet': ('mobilefacenet', {'embedding_size': 64}, (4, 3, 112, 112)),
     'u2netp': ('u2netp', {'in_ch': 3, 'out_ch': 1}, (2, 3, 50, 35)),
     'u2net_odd_size': ('u2net', {'in_ch': 3, 'out_ch': 1}, (1, 3, 250, 170)),
+    # 66 x 98: every UnetBlock resizes its upsampled input to the skip's size (66 -> 33 -> 17 -> 9 -> 5 -> 3)
+    'artline': ('artline', {}, (2, 3, 66, 98)),
 }
+# Forward (and buffers) only: U2NET's gradients are covered by u2netp's. ArtLine's gradients come within 1-2x of
+# the 16x-PyTorch bound in some layers (MindSpore's backward through the spectral norms is noisier); ArtLine is
+# ported for inference, and its gradient parity is left open (README, Faithfulness).
+NO_GRAD = {'u2net_odd_size', 'artline'}
 
 
 def _input(shape):
@@ -38,7 +44,7 @@ def _input(shape):
 @pytest.mark.parametrize('case', list(CASES))
 def test_every_layer_and_gradient_matches_torch_ref(case, mode):
     arch, config, shape = CASES[case]
-    report = run_parity(build_twins(arch, config), _input(shape), mode, grad=case != 'u2net_odd_size')
+    report = run_parity(build_twins(arch, config), _input(shape), mode, grad=case not in NO_GRAD)
     assert report.ok, verdict(report)
     assert report.layers and report.outputs and (report.buffers or mode == 'eval' or arch.endswith('generator'))
 

@@ -17,6 +17,7 @@ import ms_models.u2net
 import ms_models.ugatit
 from cli import made_up_weights, save_torch
 from parity.compare import run_parity
+from parity.report import verdict
 from parity.twins import build_twins
 from weights_convert import convert
 
@@ -97,6 +98,19 @@ def test_finds_a_gradient_that_ignores_the_stop_gradient(monkeypatch):
                         _x((2, 3, 32, 32)), mode='train', grad=True)
     assert report.layers and all(row.ok for row in report.layers + report.outputs + report.buffers)
     assert _first_failure(report).endswith('weight_orig')  # only the backward is wrong
+
+
+def test_fails_on_a_layer_with_no_torch_twin():
+    """A MindSpore layer that torch_ref lacks breaks the mirror, even when it changes no number."""
+    twins = build_twins('u2netp')
+    net = twins.ms
+    net.insert_child_to_cell('extra', ms.nn.Identity())
+    forward = net.construct
+    net.construct = lambda x: forward(net.extra(x))
+    report = run_parity(twins, _x((1, 3, 48, 48)))
+    assert report.layers and all(row.ok for row in report.layers + report.outputs)
+    assert not report.ok and report.ms_only_layers == ['extra']
+    assert 'layers only in MindSpore, first extra' in verdict(report)
 
 
 def _parity(*args):

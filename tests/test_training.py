@@ -15,7 +15,9 @@ from ms_models import ugatit_train as ms_train
 from ms_models.optim import TorchAdam
 from parity.training import compare_train_step
 from torch_ref import ugatit_train as torch_train
-from weights_convert import convert, training_checkpoints
+from apps import training_checkpoints
+from core.registry import TRAINING_NETWORKS
+from weights_convert import convert
 
 from cli import ROOT, made_up_weights, run_script, save_torch
 
@@ -110,7 +112,7 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     model_dir = results / 'model'
     assert training_checkpoints.saved_steps(model_dir) == [2, 3]  # --keep 2
     assert sorted(os.listdir(model_dir / 'step_0000003')) == sorted(
-        [f'{name}.ckpt' for name in ms_train.NETWORKS] + [training_checkpoints.STATE_FILE])
+        [f'{name}.ckpt' for name in TRAINING_NETWORKS] + [training_checkpoints.STATE_FILE])
     grid = Image.open(results / 'img' / 'A2B_0000003.png')
     assert grid.size == (4 * 64, 7 * 64)  # train and test sample, twice each; real, CAM, A2A, CAM, A2B, CAM, A2B2A
 

@@ -16,7 +16,8 @@ from cli import load_script, made_up_weights, run_script, save_torch
 from ms_models.inference import Predictor
 from preprocess.u2net_tasks import PortraitDrawing, SalientObject
 from torch_ref.inference import Predictor as TorchPredictor
-from weights_convert import ARCHS, mindspore_network
+from core.registry import ARCHS
+from weights_convert import mindspore_network
 
 cli = load_script('test')
 

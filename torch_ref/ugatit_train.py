@@ -5,11 +5,11 @@ cycle, identity, CAM classification, MobileFaceNet face-ID), term by term with u
 training step as upstream takes it (D step, then G step, then the rho/w clippers).
 `ms_models/ugatit_train.py` is the MindSpore twin of this file.
 """
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from core.train_config import LossWeights  # one definition, shared by both twins
 
 from .photo2cartoon import Discriminator, ResnetGenerator
 
@@ -19,15 +19,6 @@ G_TERMS = ('G_ad_loss_GA', 'G_ad_cam_loss_GA', 'G_ad_loss_LA', 'G_ad_cam_loss_LA
            'G_ad_loss_GB', 'G_ad_cam_loss_GB', 'G_ad_loss_LB', 'G_ad_cam_loss_LB',
            'G_recon_loss_A', 'G_recon_loss_B', 'G_identity_loss_A', 'G_identity_loss_B',
            'G_id_loss_A', 'G_id_loss_B', 'G_cam_loss_A', 'G_cam_loss_B')
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    adv: float = 1.0
-    cycle: float = 50.0
-    identity: float = 10.0
-    cam: float = 1000.0
-    faceid: float = 1.0
 
 
 class UGATIT(nn.Module):
@@ -85,6 +76,10 @@ def bce_to(x, value):
     return F.binary_cross_entropy_with_logits(x, torch.full_like(x, value))
 
 
+def l1(x, y):
+    return F.l1_loss(x, y)
+
+
 def discriminator_losses(nets, real_A, real_B, fake_A2B, fake_B2A, weights):
     """(Discriminator_loss, terms in D_TERMS order). The fakes come from the generators, detached."""
     terms = []
@@ -99,7 +94,7 @@ def discriminator_losses(nets, real_A, real_B, fake_A2B, fake_B2A, weights):
                   mse_to(real_L_cam_logit, 1.0) + mse_to(fake_L_cam_logit, 0.0)]
     loss_A = weights.adv * (terms[0] + terms[1] + terms[2] + terms[3])
     loss_B = weights.adv * (terms[4] + terms[5] + terms[6] + terms[7])
-    return loss_A + loss_B, terms
+    return loss_A + loss_B, tuple(terms)
 
 
 def generator_losses(nets, facenet, real_A, real_B, weights):
@@ -121,8 +116,8 @@ def generator_losses(nets, facenet, real_A, real_B, weights):
         adversarial += [mse_to(fake_G_logit, 1.0), mse_to(fake_G_cam_logit, 1.0),
                         mse_to(fake_L_logit, 1.0), mse_to(fake_L_cam_logit, 1.0)]
 
-    recon_A, recon_B = F.l1_loss(fake_A2B2A, real_A), F.l1_loss(fake_B2A2B, real_B)
-    identity_A, identity_B = F.l1_loss(fake_A2A, real_A), F.l1_loss(fake_B2B, real_B)
+    recon_A, recon_B = l1(fake_A2B2A, real_A), l1(fake_B2A2B, real_B)
+    identity_A, identity_B = l1(fake_A2A, real_A), l1(fake_B2B, real_B)
     if weights.faceid:
         id_A = facenet.cosine_distance(real_A, fake_A2B).mean()
         id_B = facenet.cosine_distance(real_B, fake_B2A).mean()
@@ -131,22 +126,20 @@ def generator_losses(nets, facenet, real_A, real_B, weights):
     cam_A = bce_to(fake_B2A_cam_logit, 1.0) + bce_to(fake_A2A_cam_logit, 0.0)
     cam_B = bce_to(fake_A2B_cam_logit, 1.0) + bce_to(fake_B2B_cam_logit, 0.0)
 
-    loss_A = weights.adv * sum(adversarial[:4]) + weights.cycle * recon_A + weights.identity * identity_A \
-        + weights.cam * cam_A + weights.faceid * id_A
-    loss_B = weights.adv * sum(adversarial[4:]) + weights.cycle * recon_B + weights.identity * identity_B \
-        + weights.cam * cam_B + weights.faceid * id_B
-    return loss_A + loss_B, adversarial + [recon_A, recon_B, identity_A, identity_B, id_A, id_B, cam_A, cam_B]
+    loss_A = weights.adv * (adversarial[0] + adversarial[1] + adversarial[2] + adversarial[3]) \
+        + weights.cycle * recon_A + weights.identity * identity_A + weights.cam * cam_A + weights.faceid * id_A
+    loss_B = weights.adv * (adversarial[4] + adversarial[5] + adversarial[6] + adversarial[7]) \
+        + weights.cycle * recon_B + weights.identity * identity_B + weights.cam * cam_B + weights.faceid * id_B
+    return loss_A + loss_B, tuple(adversarial + [recon_A, recon_B, identity_A, identity_B, id_A, id_B, cam_A, cam_B])
 
 
-def clip_rho_and_w(nets, rho_max=1.0, w_max=1.0):
-    """Upstream's RhoClipper and WClipper, applied to the generators after each G step."""
+def clip_rho_and_w(rho_params, w_params, rho_max=1.0, w_max=1.0):
+    """Upstream's RhoClipper and WClipper, applied to the generators' parameters after each G step."""
     with torch.no_grad():
-        for name, param in list(nets.genA2B.named_parameters()) + list(nets.genB2A.named_parameters()):
-            leaf = name.rsplit('.', 1)[-1]
-            if leaf == 'rho':
-                param.clamp_(0, rho_max)
-            elif leaf in ('w_gamma', 'w_beta'):
-                param.clamp_(0, w_max)
+        for param in rho_params:
+            param.clamp_(0, rho_max)
+        for param in w_params:
+            param.clamp_(0, w_max)
 
 
 def learning_rate(step, lr, iteration, decay=True):
@@ -162,33 +155,50 @@ class Trainer:
     def __init__(self, nets, facenet=None, weights=None, lr=1e-4, iteration=1000000, decay=True):
         self.nets, self.facenet, self.weights = nets, facenet, weights or LossWeights()
         self.lr, self.iteration, self.decay = lr, iteration, decay
-        self.G_optim = torch.optim.Adam([p for g in nets.generators() for p in g.parameters()], lr=lr,
-                                        betas=(0.5, 0.999), weight_decay=0.0001)
-        self.D_optim = torch.optim.Adam([p for d in nets.discriminators() for p in d.parameters()], lr=lr,
-                                        betas=(0.5, 0.999), weight_decay=0.0001)
+        self.g_params = [p for g in nets.generators() for p in g.parameters()]
+        self.d_params = [p for d in nets.discriminators() for p in d.parameters()]
+        generator_params = [(n, p) for g in nets.generators() for n, p in g.named_parameters()]
+        self.rho_params = [p for n, p in generator_params if n.endswith('.rho')]
+        self.w_params = [p for n, p in generator_params if n.endswith(('.w_gamma', '.w_beta'))]
+        self.G_optim = torch.optim.Adam(self.g_params, lr=lr, betas=(0.5, 0.999), weight_decay=0.0001)
+        self.D_optim = torch.optim.Adam(self.d_params, lr=lr, betas=(0.5, 0.999), weight_decay=0.0001)
 
     def d_gradients(self, real_A, real_B):
-        """(Discriminator_loss, D terms); the gradients are left in the D parameters' .grad."""
+        """(Discriminator_loss, D terms, gradients of the D parameters); the fakes are detached."""
         self.D_optim.zero_grad()
         with torch.no_grad():
             fake_A2B, fake_B2A = self.nets.genA2B(real_A)[0], self.nets.genB2A(real_B)[0]
         loss, terms = discriminator_losses(self.nets, real_A, real_B, fake_A2B, fake_B2A, self.weights)
         loss.backward()
-        return loss, terms
+        return loss, terms, tuple(p.grad for p in self.d_params)
 
     def g_gradients(self, real_A, real_B):
-        """(Generator_loss, G terms); the gradients are left in the G parameters' .grad."""
+        """(Generator_loss, G terms, gradients of the G parameters; None for one the loss does not use)."""
         self.G_optim.zero_grad()
         loss, terms = generator_losses(self.nets, self.facenet, real_A, real_B, self.weights)
         loss.backward()
-        return loss, terms
+        return loss, terms, tuple(p.grad for p in self.g_params)
 
-    def apply_d(self):
+    def apply_d(self, grads):
+        for param, grad in zip(self.d_params, grads):
+            param.grad = grad
         self.D_optim.step()
 
-    def apply_g(self):
+    def apply_g(self, grads):
+        for param, grad in zip(self.g_params, grads):
+            param.grad = grad
         self.G_optim.step()
-        clip_rho_and_w(self.nets)
+        clip_rho_and_w(self.rho_params, self.w_params)
+
+    def d_step(self, real_A, real_B):
+        loss, terms, grads = self.d_gradients(real_A, real_B)
+        self.apply_d(grads)
+        return loss, terms
+
+    def g_step(self, real_A, real_B):
+        loss, terms, grads = self.g_gradients(real_A, real_B)
+        self.apply_g(grads)
+        return loss, terms
 
     def set_learning_rate(self, step):
         rate = learning_rate(step, self.lr, self.iteration, self.decay)
@@ -201,8 +211,6 @@ class Trainer:
         G terms) as floats."""
         self.set_learning_rate(step)
         self.nets.train()
-        d_loss, d_terms = self.d_gradients(real_A, real_B)
-        self.apply_d()
-        g_loss, g_terms = self.g_gradients(real_A, real_B)
-        self.apply_g()
-        return d_loss.item(), [t.item() for t in d_terms], g_loss.item(), [t.item() for t in g_terms]
+        d_loss, d_terms = self.d_step(real_A, real_B)
+        g_loss, g_terms = self.g_step(real_A, real_B)
+        return float(d_loss), [float(t) for t in d_terms], float(g_loss), [float(t) for t in g_terms]

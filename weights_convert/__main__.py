@@ -3,8 +3,8 @@ import argparse
 import logging
 import sys
 
-from .archs import ARCHS
-from .checkpoints import NETWORK_NAMES, ConversionError
+from core.cli import run_cli
+from core.registry import ARCHS, TRAINING_NETWORKS
 
 EXAMPLES = f"""
 examples:
@@ -13,14 +13,19 @@ examples:
   python -m weights_convert model_mobilefacenet.pth mobilefacenet.ckpt --arch mobilefacenet
   python -m weights_convert p2c_ckpt/ photo2cartoon_finetuned.pt  # back to the upstream layout
   python -m weights_convert genA2B.ckpt genA2B.pt
+  python -m weights_convert ArtLine_650.pkl artline.ckpt      # a fastai export, read without running it
 
 The direction follows SRC: a .ckpt file or a folder of .ckpt files goes to PyTorch, anything else to
-MindSpore. Training checkpoints hold some of {', '.join(NETWORK_NAMES)}.
+MindSpore. Training checkpoints hold some of {', '.join(TRAINING_NETWORKS)}.
 Architectures (detected from the keys when --arch is omitted):
 """ + '\n'.join(f'  {name:17s}{arch.summary}' for name, arch in ARCHS.items())
 
 
 def main(argv=None):
+    return run_cli(_convert, argv)
+
+
+def _convert(argv):
     parser = argparse.ArgumentParser(prog='python -m weights_convert', description=__doc__.split(':', 1)[1].strip(),
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='PyTorch .pt/.pth, MindSpore .ckpt, or a folder of <network>.ckpt')
@@ -31,14 +36,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format='%(levelname)s: %(message)s')
 
     from .convert import convert
-    try:
-        networks = convert(args.src, args.dst, args.arch)
-    except ConversionError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f'error: {error.filename or args.dst}: {error.strerror}', file=sys.stderr)
-        return 1
+    networks = convert(args.src, args.dst, args.arch)
     print(f'{args.src} -> {args.dst}: {len(networks)} network{"s" * (len(networks) > 1)}')
     for network in networks:
         print(f'  {network.describe()} -> {network.path}')

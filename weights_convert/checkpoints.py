@@ -3,7 +3,7 @@
 Layouts:
 - a plain state dict (U^2-Net's `u2net.pth`, photo2cartoon's `model_mobilefacenet.pth`): one network;
 - U-GAT-IT / photo2cartoon training checkpoints (`photo2cartoon_weights.pt`, `*_params_latest.pt`): a dict of
-  state dicts under some of NETWORK_NAMES;
+  state dicts under some of core.registry.TRAINING_NETWORKS;
 - on the MindSpore side, one `.ckpt` per network: a file, or a folder of `<network>.ckpt` files.
 """
 import logging
@@ -11,18 +11,21 @@ import os
 import pickle
 import warnings
 import zipfile
-from contextlib import contextmanager
 
 import numpy as np
 
-from preprocess.files import atomic_outputs
+from core.errors import UserError
+from core.registry import TRAINING_NETWORKS
 
-NETWORK_NAMES = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
 logger = logging.getLogger(__name__)
 
 
-class ConversionError(Exception):
-    """A problem with the user's input, said in one line."""
+class ConversionError(UserError):
+    """A checkpoint that cannot be read, does not fit its architecture, or cannot be written."""
+
+
+class NetworkNotFound(ConversionError):
+    """A training checkpoint lacks the network asked for, or holds several and none was named."""
 
 
 def _require_file(path):
@@ -46,6 +49,9 @@ def read_torch(path):
     except pickle.UnpicklingError as error:
         if 'Weights only load failed' not in str(error):
             raise ConversionError(f'{path} is not a PyTorch weights checkpoint ({_first_line(error)})') from None
+        export = _fastai_export_or_none(path)
+        if export is not None:
+            return {None: {key: _as_array(value) for key, value in export.state_dict.items()}}
         raise ConversionError(f'{path}: refused to load, not a plain PyTorch weights checkpoint '
                               f'({_unpickler_complaint(error)}); only tensors and containers are read, since other '
                               'objects could run code') from None
@@ -57,6 +63,23 @@ def read_torch(path):
         raise ConversionError(f'{path} is not a PyTorch weights checkpoint, or is corrupt '
                               f'({type(error).__name__}: {_first_line(error)})') from None
     return split_networks(obj, path)
+
+
+def _fastai_export_or_none(path):
+    """The fastai export in `path` (ArtLine_650.pkl), read without running it; None if it is not one.
+    A pickle that names code to run is refused here (RefusedPickle), whatever else it is."""
+    from .fastai_export import RefusedPickle, read_fastai_export
+    try:
+        return read_fastai_export(path)
+    except RefusedPickle:
+        raise
+    except ConversionError:
+        return None
+
+
+def _as_array(value):
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype.kind == 'f' else array
 
 
 def _unpickler_complaint(error):
@@ -77,10 +100,10 @@ def _is_state_dict(obj):
 def split_networks(obj, path):
     if _is_state_dict(obj):
         return {None: _to_numpy(obj)}
-    if isinstance(obj, dict) and obj and set(obj) <= set(NETWORK_NAMES) and all(map(_is_state_dict, obj.values())):
-        return {name: _to_numpy(obj[name]) for name in NETWORK_NAMES if name in obj}
+    if isinstance(obj, dict) and obj and set(obj) <= set(TRAINING_NETWORKS) and all(map(_is_state_dict, obj.values())):
+        return {name: _to_numpy(obj[name]) for name in TRAINING_NETWORKS if name in obj}
     keys = ', '.join(map(str, list(obj)[:6])) if isinstance(obj, dict) else type(obj).__name__
-    raise ConversionError(f'{path}: not a state dict nor a U-GAT-IT checkpoint of {"/".join(NETWORK_NAMES)} '
+    raise ConversionError(f'{path}: not a state dict nor a U-GAT-IT checkpoint of {"/".join(TRAINING_NETWORKS)} '
                           f'(found: {keys or "an empty dict"})')
 
 
@@ -114,22 +137,12 @@ def read_mindspore_networks(path):
     if 'train_state.ckpt' in files:  # optimizer state of a training checkpoint folder: not a network
         logger.info('%s: leaving out train_state.ckpt (optimizer state, not a network)', path)
         files.remove('train_state.ckpt')
-    unknown = [f for f in files if f[:-len('.ckpt')] not in NETWORK_NAMES]
+    unknown = [f for f in files if f[:-len('.ckpt')] not in TRAINING_NETWORKS]
     if unknown or not files:
-        raise ConversionError(f'{path}: expected a folder of {", ".join(n + ".ckpt" for n in NETWORK_NAMES)}; '
+        raise ConversionError(f'{path}: expected a folder of {", ".join(n + ".ckpt" for n in TRAINING_NETWORKS)}; '
                               f'found {", ".join(files) or "no .ckpt file"}')
-    return {name: read_mindspore(os.path.join(path, name + '.ckpt')) for name in NETWORK_NAMES
+    return {name: read_mindspore(os.path.join(path, name + '.ckpt')) for name in TRAINING_NETWORKS
             if name + '.ckpt' in files}
-
-
-@contextmanager
-def staged(final_paths):
-    """Temporary paths that replace `final_paths` only if the block finishes without error."""
-    try:
-        with atomic_outputs(final_paths) as temps:
-            yield temps
-    except OSError as error:  # no such folder, no permission, a full disk
-        raise ConversionError(f'cannot write {", ".join(final_paths)}: {error.strerror or error}') from None
 
 
 def write_mindspore(net, path):

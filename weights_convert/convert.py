@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .archs import ARCHS, describe_config, detect_arch
-from .checkpoints import (NETWORK_NAMES, ConversionError, read_mindspore_networks, read_torch, staged,
-                          write_mindspore, write_torch)
+from core.files import atomic_outputs
+from core.registry import ARCHS, TRAINING_NETWORKS, describe_config, detect_arch
+
+from .checkpoints import (ConversionError, NetworkNotFound, read_mindspore_networks, read_torch, write_mindspore,
+                          write_torch)
 
 logger = logging.getLogger(__name__)
 
@@ -66,56 +68,68 @@ def _resolve_arch(shapes, arch, what):
         raise ConversionError(f'{what} looks like a {detected} but lacks {error.args[0]}') from None
 
 
-def _load(net, ms_arrays):
+def _build(shapes, arch, what):
+    """(arch, config, MindSpore net) for the weights whose shapes are `shapes`."""
+    arch, config = _resolve_arch(shapes, arch, what)
+    return arch, config, ARCHS[arch].build_mindspore(config)
+
+
+def _load_strict(net, ms_arrays, what, arch, config, label=None):
+    """Every parameter of `net` from `ms_arrays` ({MindSpore name: numpy array}), all or nothing: a missing,
+    unexpected or misshapen array is an error (naming it by `label[name]`, e.g. its torch key), and nothing
+    is loaded then. Leaves `net` in inference mode."""
     import mindspore as ms
+    expected = {name: tuple(p.shape) for name, p in net.parameters_and_names()}
+    _check_complete(what, arch, config, expected, ms_arrays)
+    for name, array in ms_arrays.items():
+        if tuple(array.shape) != expected[name]:
+            raise ConversionError(f'{what}: {(label or {}).get(name, name)} has shape {tuple(array.shape)}, '
+                                  f'{arch} expects {expected[name]}')
     params = {name: ms.Parameter(ms.Tensor(array), name=name) for name, array in ms_arrays.items()}
     not_loaded, _ = ms.load_param_into_net(net, params, strict_load=True)
     if not_loaded:
         raise ConversionError(f'parameters left unloaded: {_examples(not_loaded)}')
+    net.set_train(False)
 
 
 def mindspore_network(state_dict, arch=None, name=None, what='checkpoint'):
     """Build the MindSpore twin of a torch `state_dict` (numpy arrays) and load it, by rule."""
     from .rules import dropped_torch_keys, torch_to_mindspore_names
 
-    shapes = {key: tuple(value.shape) for key, value in state_dict.items()}
-    arch, config = _resolve_arch(shapes, arch, what)
-    net = ARCHS[arch].build_mindspore(config)
+    arch, config, net = _build({key: tuple(value.shape) for key, value in state_dict.items()}, arch, what)
     mapping = torch_to_mindspore_names(net)
-    expected_shapes = {name: tuple(p.shape) for name, p in net.parameters_and_names()}
-
     dropped = set(dropped_torch_keys(net)) & set(state_dict)  # absent from checkpoints older than torch 0.4.1
     _check_complete(what, arch, config, set(mapping) | dropped, state_dict)
-    for key, ms_name in mapping.items():
-        if shapes[key] != expected_shapes[ms_name]:
-            raise ConversionError(f'{what}: {key} has shape {shapes[key]}, {arch} expects '
-                                  f'{expected_shapes[ms_name]}')
-    _load(net, {ms_name: state_dict[key] for key, ms_name in mapping.items()})
-    net.set_train(False)
+    _load_strict(net, {ms_name: state_dict[key] for key, ms_name in mapping.items()}, what, arch, config,
+                 label={ms_name: key for key, ms_name in mapping.items()})
     return Network(name or arch, arch, config, net, len(state_dict))
+
+
+def mindspore_network_from_params(ms_params, arch=None, name=None, what='checkpoint'):
+    """Build the MindSpore network that `ms_params` ({parameter name: numpy array}, a .ckpt's) fit, and load it."""
+    arch, config, net = _build({key: tuple(value.shape) for key, value in ms_params.items()}, arch, what)
+    _load_strict(net, ms_params, what, arch, config)
+    return Network(name or arch, arch, config, net, len(ms_params))
 
 
 def torch_state_dict(ms_params, arch=None, what='checkpoint'):
     """(Network, torch state dict in upstream key order) from MindSpore parameters (numpy arrays)."""
     from .rules import dropped_torch_keys, torch_to_mindspore_names
 
-    shapes = {name: tuple(value.shape) for name, value in ms_params.items()}
-    arch, config = _resolve_arch(shapes, arch, what)
-    net = ARCHS[arch].build_mindspore(config)
-    mapping = torch_to_mindspore_names(net)
-    _check_complete(what, arch, config, mapping.values(), ms_params)
-    _load(net, ms_params)  # checks shapes against the MindSpore model
+    network = mindspore_network_from_params(ms_params, arch, what=what)
+    mapping = torch_to_mindspore_names(network.net)
 
     import torch
-    reference = ARCHS[arch].build_torch(config)
-    dropped = set(dropped_torch_keys(net))
+    reference = ARCHS[network.arch].build_torch(network.config)
+    dropped = set(dropped_torch_keys(network.net))
     state = {key: torch.zeros((), dtype=torch.long) if key in dropped else torch.from_numpy(ms_params[mapping[key]])
              for key in reference.state_dict()}
     reference.load_state_dict(state, strict=True)  # the upstream layout, exactly
-    return Network(arch, arch, config, net, len(state)), state
+    network.n_tensors = len(state)
+    return network, state
 
 
-def _is_mindspore_path(path):
+def is_mindspore_path(path):
     return path.endswith('.ckpt') or os.path.isdir(path)
 
 
@@ -124,7 +138,7 @@ def convert(src, dst, arch=None):
 
     Returns the list of converted `Network`s.
     """
-    if _is_mindspore_path(src):
+    if is_mindspore_path(src):
         return _mindspore_to_torch(src, dst, arch)
     return _torch_to_mindspore(src, dst, arch)
 
@@ -148,7 +162,7 @@ def _torch_to_mindspore(src, dst, arch):
         if os.path.exists(dst) and not os.path.isdir(dst):
             raise ConversionError(f'{src} holds {len(networks)} networks: DST must be a folder, {dst} is a file')
         targets = [os.path.join(dst, network.name + '.ckpt') for network in converted]
-    with staged(targets) as temps:
+    with atomic_outputs(targets) as temps:
         for network, temp in zip(converted, temps):
             write_mindspore(network.net, temp)
     for network, target in zip(converted, targets):
@@ -164,38 +178,19 @@ def _mindspore_to_torch(src, dst, arch):
         network, states[name] = torch_state_dict(params, _check_arch_for(name, arch), what)
         network.name, network.path = name or network.arch, dst
         converted.append(network)
-    obj = states[None] if None in states else {name: states[name] for name in NETWORK_NAMES if name in states}
-    with staged([dst]) as (temp,):
+    obj = states[None] if None in states else {name: states[name] for name in TRAINING_NETWORKS if name in states}
+    with atomic_outputs([dst]) as (temp,):
         write_torch(obj, temp)
     return converted
 
 
-def load_mindspore_network(path, network=None, arch=None):
-    """A MindSpore model with the weights of `path` (.pt/.pth converted in memory, .ckpt, or a folder).
-
-    `network` picks one from a training checkpoint (e.g. 'genA2B'); it may be omitted when there is one.
-    """
-    if _is_mindspore_path(path):
-        networks = read_mindspore_networks(path)
-        name = pick_network(networks, network, path)
-        params = networks[name]
-        found_arch, config = _resolve_arch({key: value.shape for key, value in params.items()}, arch, path)
-        net = ARCHS[found_arch].build_mindspore(config)
-        _check_complete(path, found_arch, config, [n for n, _ in net.parameters_and_names()], params)
-        _load(net, params)
-        net.set_train(False)
-        return Network(name or found_arch, found_arch, config, net, len(params))
-    networks = read_torch(path)
-    name = pick_network(networks, network, path)
-    return mindspore_network(networks[name], arch, name, path)
-
-
 def pick_network(networks, network, path):
+    """The key of `networks` (as read_torch / read_mindspore_networks return them) to take."""
     if None in networks:
         return None
     if network is None and len(networks) == 1:
         return next(iter(networks))
     if network not in networks:
-        raise ConversionError(f'{path} holds {", ".join(networks)}; choose one'
+        raise NetworkNotFound(f'{path} holds {", ".join(networks)}; choose one'
                               + (f' (no {network} in it)' if network else ''))
     return network

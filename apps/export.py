@@ -1,4 +1,4 @@
-"""python -m ms_models.export: a generator or U^2-Net as a deployable MindIR or ONNX file, verified.
+"""python -m apps.export: a generator or U^2-Net as a deployable MindIR or ONNX file, verified.
 
 The file is written under a temporary name, loaded back (MindIR: mindspore.load + nn.GraphCell; ONNX:
 onnxruntime), run on a test input and compared with the eager MindSpore model; only a file that agrees
@@ -12,13 +12,17 @@ import tempfile
 
 os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
+from core.cli import run_cli  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.registry import ARCHS  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 EXAMPLES = """
 examples:
-  python -m ms_models.export --arch u2net --weights u2net_portrait.pth --format MINDIR --size 512 512 --out portrait.mindir
-  python -m ms_models.export --arch u2netp --weights u2netp.pth --format ONNX --out u2netp_320.onnx
-  python -m ms_models.export --arch p2c_generator --weights photo2cartoon_weights.pt --format MINDIR --out p2c.mindir
+  python -m apps.export --arch u2net --weights u2net_portrait.pth --format MINDIR --size 512 512 --out portrait.mindir
+  python -m apps.export --arch u2netp --weights u2netp.pth --format ONNX --out u2netp_320.onnx
+  python -m apps.export --arch p2c_generator --weights photo2cartoon_weights.pt --format MINDIR --out p2c.mindir
 
 Shapes are static: one file per input size (--size H W; default: the architecture's working size). The
 file takes one float32 NCHW input, normalised as the test.py pipelines do, and returns the model's
@@ -27,21 +31,11 @@ they carry these names and the input is called 'input'.
 """
 
 FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx'}
-ARCH_CHOICES = ('p2c_generator', 'ugatit_generator', 'u2net', 'u2netp')
 INPUT_NAME = 'input'
-OUTPUT_NAMES = {'p2c_generator': ('image', 'cam_logit', 'heatmap'),
-                'ugatit_generator': ('image', 'cam_logit', 'heatmap'),
-                'u2net': tuple(f'd{i}' for i in range(7)), 'u2netp': tuple(f'd{i}' for i in range(7))}
 
 
-class ExportError(Exception):
-    """A problem the user can fix, in one line."""
-
-
-def default_size(arch, config):
-    if arch in ('p2c_generator', 'ugatit_generator'):
-        return config['img_size'], config['img_size']
-    return 320, 320
+class ExportError(UserError):
+    """A model that cannot be exported, or whose exported file does not compute what the model does."""
 
 
 def export(net, path, file_format, size, output_names=None):
@@ -59,7 +53,7 @@ def export(net, path, file_format, size, output_names=None):
     reference = [o.asnumpy() for o in _as_list(net(ms.Tensor(x)))]
     with tempfile.TemporaryDirectory(dir=folder, prefix='.export-') as staging:
         staged = os.path.join(staging, 'model')
-        from .layers import export_friendly
+        from ms_models.layers import export_friendly
         try:
             with export_friendly():
                 ms.export(net, ms.Tensor(x), file_name=staged, file_format=file_format)
@@ -131,9 +125,9 @@ def _check(outputs, reference):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m ms_models.export', description=__doc__, epilog=EXAMPLES,
+    parser = argparse.ArgumentParser(prog='python -m apps.export', description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--arch', required=True, choices=ARCH_CHOICES,
+    parser.add_argument('--arch', required=True, choices=[name for name, arch in ARCHS.items() if arch.exportable],
                         help='u2net covers u2net.pth, u2net_portrait.pth and u2net_human_seg.pth')
     parser.add_argument('--weights', required=True, help='official .pt/.pth or converted .ckpt')
     parser.add_argument('--network', default=None,
@@ -146,27 +140,28 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    return run_cli(_export, argv)
+
+
+def _export(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
+    if args.dynamic:
+        raise ExportError('--dynamic: MindSpore 2.10 exports ONNX with static shapes only, and its dynamic '
+                          'MindIR returned wrong output shapes when reused across sizes; export one file '
+                          'per size with --size H W')
+    if args.size and min(args.size) < 1:
+        raise ExportError(f'--size {args.size[0]} {args.size[1]}: give a positive height and width')
+    import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
     import mindspore as ms
 
-    from weights_convert import ConversionError, load_mindspore_network
+    from weights_convert import load_network
 
-    try:
-        if args.dynamic:
-            raise ExportError('--dynamic: MindSpore 2.10 exports ONNX with static shapes only, and its dynamic '
-                              'MindIR returned wrong output shapes when reused across sizes; export one file '
-                              'per size with --size H W')
-        ms.set_context(mode=ms.PYNATIVE_MODE)
-        network = args.network or ('genA2B' if args.arch.endswith('generator') else None)
-        found = load_mindspore_network(args.weights, network, args.arch)
-        size = tuple(args.size) if args.size else default_size(found.arch, found.config)
-        if min(size) < 1:
-            raise ExportError(f'--size {size[0]} {size[1]}: give a positive height and width')
-        worst = export(found.net, args.out, args.format, size, OUTPUT_NAMES[found.arch])
-    except (ExportError, ConversionError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    arch = ARCHS[args.arch]
+    found = load_network(args.weights, args.network or (arch.networks[0] if arch.networks else None), args.arch)
+    size = tuple(args.size) if args.size else arch.input_size(found.config)
+    worst = export(found.net, args.out, args.format, size, arch.outputs)
     logger.info('%s (%s, input 1x3x%dx%d) -> %s; verified: max error %.2g of the bound', found.describe(),
                 args.format, size[0], size[1], args.out, worst)
     return 0

@@ -13,10 +13,12 @@ import os
 import re
 import shutil
 
+import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
 import mindspore as ms
 import numpy as np
 
-from .checkpoints import ConversionError, read_mindspore
+from weights_convert import ConversionError, load_network
+from weights_convert.checkpoints import read_mindspore
 
 logger = logging.getLogger(__name__)
 STATE_FILE = 'train_state.ckpt'
@@ -53,19 +55,29 @@ def saved_steps(model_dir):
     return sorted(int(m.group(1)) for m in map(_STEP.match, os.listdir(model_dir)) if m)
 
 
-def _load_into(params_by_name, path, prefix=''):
-    """Copy a .ckpt into parameters, all or nothing; a missing, extra or misshapen tensor is an error."""
+def assign_weights(cell, network, what):
+    """Copy the weights of a loaded `network` (weights_convert.Network) into the training `cell`, all or
+    nothing: the two must have the same parameter names and shapes."""
+    target, source = dict(cell.parameters_and_names()), dict(network.net.parameters_and_names())
+    for key in sorted(set(target) | set(source)):
+        if key not in target or key not in source or tuple(target[key].shape) != tuple(source[key].shape):
+            raise ConversionError(f'{what}: {key} does not fit this model')
+    for key, param in source.items():
+        target[key].set_data(param)
+
+
+def _load_state(params, path):
+    """The optimizer state of a checkpoint into `params`, all or nothing."""
     arrays = read_mindspore(path)
-    expected = {_strip(name, prefix) for name in params_by_name}
-    if set(arrays) != expected:
-        missing, extra = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
+    if set(arrays) != {p.name for p in params}:
+        missing, extra = sorted({p.name for p in params} - set(arrays)), sorted(set(arrays) - {p.name for p in params})
         raise ConversionError(f'{path} does not match: missing {missing[:3]}, unexpected {extra[:3]}')
-    for name, param in params_by_name.items():
-        value = arrays[_strip(name, prefix)]
-        if value.shape != tuple(param.shape):
-            raise ConversionError(f'{path}: {name} has shape {value.shape}, expected {tuple(param.shape)}')
-    for name, param in params_by_name.items():
-        param.set_data(ms.Tensor(np.ascontiguousarray(arrays[_strip(name, prefix)]), param.dtype))
+    for param in params:
+        if arrays[param.name].shape != tuple(param.shape):
+            raise ConversionError(f'{path}: {param.name} has shape {arrays[param.name].shape}, '
+                                  f'expected {tuple(param.shape)}')
+    for param in params:
+        param.set_data(ms.Tensor(np.ascontiguousarray(arrays[param.name]), param.dtype))
 
 
 def load_latest(model_dir, networks, state_params):
@@ -73,9 +85,10 @@ def load_latest(model_dir, networks, state_params):
     for step in reversed(saved_steps(model_dir)):
         folder = os.path.join(model_dir, f'step_{step:07d}')
         try:
-            for name, net in networks.items():
-                _load_into({p.name: p for p in net.get_parameters()}, os.path.join(folder, name + '.ckpt'), name + '.')
-            _load_into({p.name: p for p in state_params}, os.path.join(folder, STATE_FILE))
+            loaded = {name: load_network(folder, name) for name in networks}
+            for name, cell in networks.items():
+                assign_weights(cell, loaded[name], f'{folder} [{name}]')
+            _load_state(state_params, os.path.join(folder, STATE_FILE))
             return step
         except ConversionError as error:
             logger.warning('checkpoint %s is unusable (%s); falling back to the one before', folder, error)

@@ -3,13 +3,19 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+from .errors import UserError
+
+
+class OutputError(UserError):
+    """An output that cannot be written: no such folder, no permission, a full disk."""
+
 
 @contextmanager
 def atomic_outputs(paths):
     """Temporary paths beside `paths` (same extensions); they replace `paths` only if the block succeeds.
 
-    Folders are created as needed. On any error the temporary files are removed and nothing is published.
-    OSError from creating them propagates for the caller to word.
+    Folders are created as needed. On any error the temporary files are removed and nothing is published;
+    an OSError (here or in the block) becomes an OutputError that names the outputs.
     """
     temps = []
     try:
@@ -26,6 +32,8 @@ def atomic_outputs(paths):
         for temp, path in zip(temps, paths):
             os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600 (and MindSpore's writer 0400)
             os.replace(temp, path)
+    except OSError as error:
+        raise OutputError(f'cannot write {", ".join(map(str, paths))}: {error.strerror or error}') from None
     finally:
         for temp in temps:
             if os.path.exists(temp):

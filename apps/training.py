@@ -7,46 +7,28 @@ checkpoints every save_freq steps; sample grids every print_freq steps.
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 
 import cv2
+import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
 import mindspore as ms
 import numpy as np
 from tqdm import tqdm
 
+from core.errors import UserError
+from core.registry import RELEASES, TRAINING_NETWORKS, find_weights
+from ms_models.ugatit_train import D_TERMS, G_TERMS, UGATIT, FaceFeatures, Trainer
 from preprocess.dataset import Batches, ImageFolder
 from preprocess.images import save_image
-from weights_convert import ConversionError, load_mindspore_network
-from weights_convert import training_checkpoints as checkpoints
-from weights_convert.releases import find_weights, load_release
+from weights_convert import ConversionError, NetworkNotFound, load_network
 
-from .ugatit_train import D_TERMS, G_TERMS, NETWORKS, UGATIT, FaceFeatures, LossWeights, Trainer
+from . import training_checkpoints as checkpoints
+from .training_checkpoints import assign_weights
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    data_root: str
-    result_dir: str
-    iteration: int = 1000000
-    batch_size: int = 1
-    print_freq: int = 1000
-    save_freq: int = 1000
-    keep: int = 3
-    decay_flag: bool = True
-    lr: float = 0.0001
-    weights: LossWeights = field(default_factory=LossWeights)
-    ch: int = 32
-    n_dis: int = 7
-    img_size: int = 256
-    light: bool = True
-    resume: bool = False
-    pretrained_weights: str = None
-    faceid_weights: str = None
-    jit: bool = True
-    seed: int = 0
-    progress: bool = True
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
 
 
 def min_image_size(n_dis):
@@ -58,7 +40,7 @@ class Training:
     def __init__(self, config, rank=0, world=1, grad_reducer=None):
         self.config, self.rank, self.world = config, rank, world
         if config.img_size < min_image_size(config.n_dis):
-            raise ConversionError(f'--img_size {config.img_size} is too small for a {config.n_dis}-layer '
+            raise UserError(f'--img_size {config.img_size} is too small for a {config.n_dis}-layer '
                                   f'discriminator (it needs {min_image_size(config.n_dis)}); lower --n_dis')
         self.model_dir = os.path.join(config.result_dir, 'model')
         self.image_dir = os.path.join(config.result_dir, 'img')
@@ -78,10 +60,11 @@ class Training:
             self.load_pretrained(config.pretrained_weights)
         facenet = None
         if config.weights.faceid:
+            release = RELEASES['mobilefacenet']
             weights = find_weights('mobilefacenet', config.faceid_weights)
-            facenet = FaceFeatures(load_release('mobilefacenet', weights).net)
+            facenet = FaceFeatures(load_network(weights, release.network, release.arch, cache=True).net)
         self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
-                               jit=config.jit, grad_reducer=grad_reducer)
+                               jit=config.mode == 'graph', grad_reducer=grad_reducer)
         self.state = [self.trainer.G_optim, self.trainer.D_optim]
 
     def state_params(self):
@@ -90,32 +73,25 @@ class Training:
     def load_pretrained(self, path):
         """Networks from an official .pt (any subset of the six) or a folder of converted .ckpt files."""
         loaded = []
-        for name in NETWORKS:
+        for name in TRAINING_NETWORKS:
             try:
-                network = load_mindspore_network(path, name)
-            except ConversionError as error:
-                if 'choose one' in str(error):  # this network is not in the checkpoint
-                    continue
-                raise
+                network = load_network(path, name)
+            except NetworkNotFound:  # not every checkpoint holds all six
+                continue
             if network.name != name:
                 raise ConversionError(f'{path} holds a single {network.arch}; --pretrained_weights takes a training '
                                       'checkpoint (photo2cartoon_weights.pt) or a folder of <network>.ckpt files')
-            target = dict(getattr(self.nets, name).parameters_and_names())
-            source = dict(network.net.parameters_and_names())
-            for key, param in source.items():
-                if key not in target or tuple(target[key].shape) != tuple(param.shape):
-                    raise ConversionError(f'{path} [{name}]: {key} does not fit this model '
-                                          f'(--ch {self.config.ch}, --img_size {self.config.img_size}, '
-                                          f'--light {self.config.light}, --n_dis {self.config.n_dis})')
-            for key, param in source.items():
-                target[key].set_data(param)
+            config = self.config
+            assign_weights(getattr(self.nets, name), network,
+                           f'{path} [{name}] (--ch {config.ch}, --img_size {config.img_size}, --light {config.light}, '
+                           f'--n_dis {config.n_dis})')
             loaded.append(name)
         if not loaded:
-            raise ConversionError(f'{path}: none of {", ".join(NETWORKS)} in it')
+            raise ConversionError(f'{path}: none of {", ".join(TRAINING_NETWORKS)} in it')
         logger.info('pretrained weights: %s from %s', ', '.join(loaded), path)
 
     def networks(self):
-        return {name: getattr(self.nets, name) for name in NETWORKS}
+        return {name: getattr(self.nets, name) for name in TRAINING_NETWORKS}
 
     def run(self):
         config = self.config
@@ -123,14 +99,14 @@ class Training:
         if start:
             logger.info('resumed from step %d (%s)', start, self.model_dir)
         steps = range(start + 1, config.iteration + 1)
-        bar = tqdm(steps, total=len(steps), unit='step', disable=not config.progress or self.rank != 0,
+        bar = tqdm(steps, total=len(steps), unit='step', disable=config.quiet or self.rank != 0,
                    dynamic_ncols=True)
         began = time.perf_counter()
         for step in bar:
             real_A, real_B = ms.Tensor(next(self.trainA)), ms.Tensor(next(self.trainB))
             d_loss, d_terms, g_loss, g_terms = self.trainer.step(step, real_A, real_B)
             if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
-                raise FloatingPointError(f'step {step}: the loss is {d_loss} (D), {g_loss} (G); lower --lr')
+                raise TrainingDiverged(f'step {step}: the loss is {d_loss} (D), {g_loss} (G); lower --lr')
             bar.set_postfix_str(f'd_loss {d_loss:.4f} g_loss {g_loss:.4f}', refresh=False)
             if self.rank != 0:
                 continue

@@ -1,0 +1,211 @@
+"""Every architecture the project ports, and every official release of weights: one entry each.
+
+Everything else (the converter, test.py, parity, export, bench, training, the tests) reads its facts from
+here and keeps no table of its own. Adding a model family is: an `Arch` entry below, `torch_ref/<module>.py`,
+`ms_models/<module>.py`, its tests, and a `Release` if upstream publishes weights (README, "Adding a model").
+
+Recognition reads only the shapes of conv and linear weights, whose names are the same in PyTorch and
+MindSpore, so it works on a `.pt` and a `.ckpt` alike. The constructor arguments are read off the same
+shapes. Builders import torch or MindSpore only when called, so a MindSpore-only install can use this.
+"""
+import importlib
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Tuple
+
+from .errors import UserError
+
+Shapes = Dict[str, Tuple[int, ...]]
+
+# The networks of a U-GAT-IT / photo2cartoon training checkpoint, under upstream's keys, in upstream's order.
+TRAINING_NETWORKS = ('genA2B', 'genB2A', 'disGA', 'disGB', 'disLA', 'disLB')
+
+# How a photo becomes the network's input (RGB, HxWx3, uint8), by name:
+NORMALIZATIONS = {
+    'signed': 'x / 127.5 - 1, range [-1, 1] (the GAN models and MobileFaceNet)',
+    'u2net': "divide by the image's max, then ImageNet mean/std in RGB order (U-2-Net's RescaleT/ToTensorLab)",
+    'imagenet': 'x / 255, then ImageNet mean/std in RGB order (fastai\'s imagenet_stats)',
+}
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    module: str  # file name shared by torch_ref/ and ms_models/
+    cls: str
+    summary: str
+    signature_key: str  # a key only this family has
+    config_from_shapes: Callable[[Shapes], dict]
+    default_config: dict = field(default_factory=dict)
+    networks: tuple = ()  # its names in a training checkpoint; () = saved as a plain state dict
+    size: int = 256  # the input size it works at (H = W); generators: their img_size
+    quick_size: int = 128  # a cheaper size that still exercises every layer (parity --all, calibration)
+    normalization: str = 'signed'  # a NORMALIZATIONS key
+    outputs: tuple = ()  # what forward returns, in order (also the names of exported ONNX outputs)
+    exportable: bool = False  # python -m apps.export takes it
+    bench_sizes: tuple = ()  # bench.py cases at these sizes
+
+    def input_size(self, config=None):
+        """(H, W) the network works at with `config` (a generator's img_size, else `size`)."""
+        side = (config or self.default_config).get('img_size', self.size)
+        return side, side
+
+    def input_channels(self, config=None):
+        config = config or self.default_config
+        return config.get('input_nc', config.get('in_ch', 3))
+
+    def build_mindspore(self, config=None):
+        import ms_models  # noqa: F401  (selects the fast oneDNN kernels before MindSpore loads)
+        module = importlib.import_module('ms_models.' + self.module)
+        return getattr(module, self.cls)(**(self.default_config if config is None else config))
+
+    def build_torch(self, config=None):
+        module = importlib.import_module('torch_ref.' + self.module)
+        return getattr(module, self.cls)(**(self.default_config if config is None else config))
+
+
+def _fc_config(shapes, fc_key, width):
+    """light, img_size from the first FC layer: the light model pools (width inputs), the full one flattens."""
+    fc_in = shapes[fc_key][1]
+    if fc_in == width:
+        return {'light': True, 'img_size': 256}
+    return {'light': False, 'img_size': 4 * math.isqrt(fc_in // width)}
+
+
+def _p2c_generator_config(shapes):
+    ngf = shapes['ConvBlock1.1.weight'][0]
+    return {'ngf': ngf, **_fc_config(shapes, 'FC.0.weight', ngf * 4)}
+
+
+def _ugatit_generator_config(shapes):
+    ngf, input_nc = shapes['DownBlock.1.weight'][:2]
+    n_blocks = len([k for k in shapes if re.fullmatch(r'UpBlock1_\d+\.conv1\.weight', k)])
+    last_conv = max((k for k in shapes if re.fullmatch(r'UpBlock2\.\d+\.weight', k)),
+                    key=lambda k: int(k.split('.')[1]))
+    return {'input_nc': input_nc, 'output_nc': shapes[last_conv][0], 'ngf': ngf, 'n_blocks': n_blocks,
+            **_fc_config(shapes, 'FC.0.weight', ngf * 4)}
+
+
+def _discriminator_config(shapes):
+    ndf, input_nc = shapes['model.1.weight_orig'][:2]
+    n_convs = len([k for k in shapes if re.fullmatch(r'model\.\d+\.weight_orig', k)])
+    return {'input_nc': input_nc, 'ndf': ndf, 'n_layers': n_convs + 1}
+
+
+def _artline_config(shapes):
+    return {'n_classes': shapes['layers.11.0.weight_orig'][0],
+            'self_attention': 'layers.5.conv2.2.gamma' in shapes}
+
+
+def _u2net_config(shapes):
+    return {'in_ch': shapes['stage1.rebnconvin.conv_s1.weight'][1], 'out_ch': shapes['outconv.weight'][0]}
+
+
+GENERATOR_OUTPUTS = ('image', 'cam_logit', 'heatmap')
+U2NET_OUTPUTS = tuple(f'd{i}' for i in range(7))  # d0 (the fused map) first, each after its sigmoid
+
+ARCHS = {arch.name: arch for arch in [
+    Arch('p2c_generator', 'photo2cartoon', 'ResnetGenerator',
+         'photo2cartoon generator (U-GAT-IT with hourglass blocks and Soft-AdaLIN)',
+         'HourGlass1.Conv1.weight', _p2c_generator_config,
+         default_config={'ngf': 32, 'img_size': 256, 'light': True}, networks=('genA2B', 'genB2A'),
+         outputs=GENERATOR_OUTPUTS, exportable=True, bench_sizes=(256,)),
+    Arch('ugatit_generator', 'ugatit', 'ResnetGenerator', 'U-GAT-IT generator (adaILN)',
+         'UpBlock1_1.conv1.weight', _ugatit_generator_config,
+         default_config={'input_nc': 3, 'output_nc': 3, 'ngf': 64, 'n_blocks': 4, 'img_size': 256, 'light': True},
+         networks=('genA2B', 'genB2A'), outputs=GENERATOR_OUTPUTS, exportable=True, bench_sizes=(256,)),
+    # photo2cartoon's Discriminator is U-GAT-IT's, line for line: one arch serves both.
+    Arch('discriminator', 'ugatit', 'Discriminator',
+         'U-GAT-IT / photo2cartoon discriminator (spectral norm, CAM)',
+         'model.1.weight_orig', _discriminator_config,
+         default_config={'input_nc': 3, 'ndf': 32, 'n_layers': 7}, networks=('disGA', 'disGB', 'disLA', 'disLB'),
+         outputs=('logit', 'cam_logit', 'heatmap')),
+    Arch('mobilefacenet', 'mobilefacenet', 'MobileFaceNet', 'MobileFaceNet face-ID network',
+         'conv_6_dw.conv.weight', lambda shapes: {'embedding_size': shapes['linear.weight'][0]},
+         default_config={'embedding_size': 512}, size=112, quick_size=112, outputs=('embedding',)),
+    Arch('u2net', 'u2net', 'U2NET', 'U^2-Net (176 MB: salient object, portrait, human segmentation)',
+         'stage1.rebnconvin.conv_s1.weight', _u2net_config, default_config={'in_ch': 3, 'out_ch': 1},
+         size=320, quick_size=160, normalization='u2net', outputs=U2NET_OUTPUTS, exportable=True,
+         bench_sizes=(320, 512, 1024)),
+    Arch('u2netp', 'u2net', 'U2NETP', 'U^2-Net small (4.7 MB)',
+         'stage1.rebnconvin.conv_s1.weight', _u2net_config, default_config={'in_ch': 3, 'out_ch': 1},
+         size=320, quick_size=160, normalization='u2net', outputs=U2NET_OUTPUTS, exportable=True,
+         bench_sizes=(320,)),
+    Arch('artline', 'artline', 'DynamicUnet',
+         'ArtLine line-art portraits (fastai v1 DynamicUnet, ResNet-34, self-attention, spectral norm)',
+         'layers.10.layers.0.0.weight_orig', _artline_config, default_config={}, size=512, quick_size=96,
+         normalization='imagenet', outputs=('lines',), exportable=True, bench_sizes=(512,)),
+]}
+
+
+def _is_u2netp(shapes):
+    # U2NETP's stages are all 64 channels wide; U2NET's stage2 already has 128.
+    return shapes['stage2.rebnconvin.conv_s1.weight'][0] == 64
+
+
+def detect_arch(shapes):
+    """The name of the architecture whose signature key `shapes` has, or None."""
+    for arch in ARCHS.values():
+        if arch.signature_key in shapes:
+            if arch.module == 'u2net':
+                return 'u2netp' if _is_u2netp(shapes) else 'u2net'
+            return arch.name
+    return None
+
+
+def describe_config(config):
+    return ', '.join(f'{key}={value}' for key, value in config.items())
+
+
+# ---- official releases: the weights files upstream publishes ----
+
+P2C_SOURCE = ('the photo2cartoon README, https://github.com/minivision-ai/photo2cartoon '
+              '("pretrained models": Google Drive or Baidu)')
+U2NET_SOURCE = 'the U-2-Net README, https://github.com/xuebinqin/U-2-Net (Google Drive links)'
+ARTLINE_SOURCE = 'the ArtLine README, https://github.com/vijishmadhavan/ArtLine (ArtLine_650.pkl / ArtLine_920.pkl)'
+
+
+@dataclass(frozen=True)
+class Release:
+    arch: str
+    network: str  # the network to take from a training checkpoint, or None
+    files: tuple  # upstream file names (then our converted ones), looked for in ./models and ./saved_models/<name>/
+    source: str
+    flag: str = '--weights'  # the command-line flag that takes the file
+
+
+RELEASES = {
+    'photo2cartoon': Release('p2c_generator', 'genA2B', ('photo2cartoon_weights.pt', 'genA2B.ckpt'), P2C_SOURCE),
+    'mobilefacenet': Release('mobilefacenet', None, ('model_mobilefacenet.pth',), P2C_SOURCE, '--faceid_weights'),
+    'u2net_portrait': Release('u2net', None, ('u2net_portrait.pth', 'u2net_portrait.ckpt'), U2NET_SOURCE),
+    'u2net': Release('u2net', None, ('u2net.pth', 'u2net.ckpt'), U2NET_SOURCE),
+    'u2netp': Release('u2netp', None, ('u2netp.pth', 'u2netp.ckpt'), U2NET_SOURCE),
+    'u2net_human_seg': Release('u2net', None, ('u2net_human_seg.pth', 'u2net_human_seg.ckpt'), U2NET_SOURCE,
+                               '--segmenter_weights'),
+    'artline': Release('artline', None, ('ArtLine_650.pkl', 'ArtLine_920.pkl', 'artline.ckpt'), ARTLINE_SOURCE),
+}
+
+
+class WeightsNotFound(UserError):
+    """No weights file for a release: none given, none in the folders searched."""
+
+
+def find_weights(name, explicit=None):
+    """The weights file for release `name`: `explicit` if given, else the first upstream file name found.
+
+    No weights can be downloaded at run time: a missing file is an error that says where the official one
+    is published and which flag takes it.
+    """
+    if explicit:
+        if not os.path.exists(explicit):
+            raise WeightsNotFound(f'{explicit}: no such weights file')
+        return explicit
+    release = RELEASES[name]
+    for folder in ('models', os.path.join('saved_models', name)):
+        for file_name in release.files:
+            if os.path.exists(os.path.join(folder, file_name)):
+                return os.path.join(folder, file_name)
+    raise WeightsNotFound(f'no {name} weights: download {release.files[0]} from {release.source}, then pass '
+                          f'{release.flag} PATH (or put it in ./models/)')
