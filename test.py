@@ -56,6 +56,8 @@ def parse_args(argv=None):
                         help='u2net, u2netp, u2net_human_seg: the mask, or the photo on white / transparent')
     parser.add_argument('--size', type=int, help='artline: the longer side the network sees, in pixels (default: the '
                         'export\'s training size, else 650); the drawing comes back at the photo\'s size')
+    parser.add_argument('--skip_existing', action='store_true',
+                        help='leave out photos whose output exists (a rerun of a big folder continues)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or step timings')
     return parser.parse_args(argv)
 
@@ -119,29 +121,78 @@ def _segmenter(args):
 
 
 def check_inputs(args):
-    """Fail on bad paths before any model is loaded."""
+    """Every path and flag checked before any model is loaded; returns the (input, output) pairs of a
+    photo run (None for a video)."""
+    from core.files import check_writable
+    from core.registry import find_weights
     source = args.photo_path or args.video_path
     if not os.path.exists(source):
         raise InputError(f'{source}: no such file or folder')
     if args.size is not None and not 16 <= args.size <= 8192:
         raise InputError(f'--size {args.size}: give the longer side in pixels, 16 to 8192')
+    find_weights(args.model, args.weights)
+    if args.model == 'photo2cartoon' and args.segmenter == 'u2net_human_seg':
+        find_weights('u2net_human_seg', args.segmenter_weights)
     if args.video_path:
-        from preprocess.video import check_video_name, open_video
-        if args.model == 'photo2cartoon':
-            raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models and artline')
-        if args.background == 'transparent':
-            raise InputError('videos have no transparency: use --background mask or white')
-        check_video_name(args.save_path)
-        open_video(args.video_path)[0].release()
-    elif os.path.isfile(args.photo_path) and not args.save_path.lower().endswith(IMAGE_EXTENSIONS):
-        if not os.path.isdir(args.save_path):
+        _check_video(args)
+        return None
+    jobs = _photo_jobs(args)
+    transparent = args.background == 'transparent' and args.model in ('u2net', 'u2netp', 'u2net_human_seg')
+    for _, dst in jobs[:1]:
+        if transparent and not dst.lower().endswith(('.png', '.webp', '.tif', '.tiff')):
+            raise InputError(f'{dst}: a transparent result needs a .png (or .webp/.tif) file name')
+        check_writable(dst)
+    return jobs
+
+
+def _check_video(args):
+    from preprocess.video import check_video_name, open_video
+    if args.model == 'photo2cartoon':
+        raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models and '
+                         'artline')
+    if args.video_path.lower().endswith(IMAGE_EXTENSIONS):
+        raise InputError(f'{args.video_path} is an image: pass it as --photo_path')
+    if args.background == 'transparent':
+        raise InputError('videos have no transparency: use --background mask or white')
+    check_video_name(args.save_path)
+    if os.path.exists(args.save_path) and os.path.samefile(args.save_path, args.video_path):
+        raise InputError(f'{args.save_path} is the input video: choose another --save_path')
+    from core.files import check_writable
+    check_writable(args.save_path)
+    open_video(args.video_path)[0].release()
+
+
+def _photo_jobs(args):
+    """(input, output) pairs: a folder's tree mirrored under --save_path, or one photo; none overwriting an
+    input or each other; with --skip_existing, those whose output exists are left out."""
+    from preprocess import batch
+    if os.path.isdir(args.photo_path):
+        if args.save_path.lower().endswith(IMAGE_EXTENSIONS) or os.path.isfile(args.save_path):
+            raise InputError(f'{args.photo_path} is a folder: --save_path must be a folder too, not {args.save_path}')
+        jobs = batch.folder_jobs(args.photo_path, args.save_path)
+    else:
+        save_path = args.save_path
+        if os.path.isdir(save_path):
+            save_path = os.path.join(save_path, os.path.splitext(os.path.basename(args.photo_path))[0] + '.png')
+        elif not save_path.lower().endswith(IMAGE_EXTENSIONS):
             raise InputError(f'{args.save_path}: give an image file name ({", ".join(IMAGE_EXTENSIONS)}) or a folder')
+        jobs = [(args.photo_path, save_path)]
+    batch.check_jobs(jobs, ('', '_aligned', '_mask') if args.save_aligned else ('',))
+    if args.skip_existing:
+        kept = [(src, dst) for src, dst in jobs if not os.path.exists(dst)]
+        logging.info('--skip_existing: %d of %d outputs exist already, %d to do', len(jobs) - len(kept), len(jobs),
+                     len(kept))
+        jobs = kept
+    return jobs
 
 
 def run(args):
     from preprocess import batch
 
-    check_inputs(args)
+    jobs = check_inputs(args)
+    if jobs == []:
+        logging.info('nothing to do: every output exists (--skip_existing)')
+        return 0
     from ms_models.inference import configure
     configure(args.device_target, args.mode)
     task, preprocessor = build_task(args)
@@ -152,15 +203,7 @@ def run(args):
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
         return 0
 
-    if os.path.isdir(args.photo_path):
-        jobs = batch.folder_jobs(args.photo_path, args.save_path)
-    else:
-        save_path = args.save_path
-        if os.path.isdir(save_path):
-            save_path = os.path.join(save_path, os.path.splitext(os.path.basename(args.photo_path))[0] + '.png')
-        jobs = [(args.photo_path, save_path)]
     summary = batch.run_on_images(task, jobs, progress=not args.quiet)
-
     if len(jobs) == 1 and summary.failed:
         raise InputError(summary.failed[0][1])
     if len(jobs) == 1 and preprocessor is not None and not args.quiet:

@@ -31,7 +31,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataclass_flags(parser, TrainConfig)
-    return dataclass_from_args(TrainConfig, parser.parse_args(argv))
+    config = dataclass_from_args(TrainConfig, parser.parse_args(argv))
+    config.validate()  # before MindSpore loads: a bad value costs a second, not minutes
+    return config
 
 
 def distributed_setup():
@@ -51,8 +53,8 @@ def distributed_setup():
 
 
 def main(argv=None):
-    return run_cli(_train, argv, interrupted='interrupted: the last complete checkpoint is intact; '
-                                             '--resume True continues from it')
+    return run_cli(_train, argv, interrupted_hint='the last complete checkpoint is intact; --resume True '
+                                                  'continues from it')
 
 
 def _train(argv):

@@ -8,12 +8,12 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 
 os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
 from core.cli import run_cli  # noqa: E402
 from core.errors import UserError  # noqa: E402
+from core.files import check_writable, staging_folder  # noqa: E402
 from core.registry import ARCHS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -44,14 +44,12 @@ def export(net, path, file_format, size, output_names=None):
     import mindspore as ms
     import numpy as np
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ExportError(f'{path}: cannot write there (missing folder or no permission)')
+    check_writable(path)
     extension = FORMATS[file_format]
     x = np.random.default_rng(0).uniform(-1, 1, (1, 3, *size)).astype(np.float32)
     net.set_train(False)
     reference = [o.asnumpy() for o in _as_list(net(ms.Tensor(x)))]
-    with tempfile.TemporaryDirectory(dir=folder, prefix='.export-') as staging:
+    with staging_folder(path) as staging:
         staged = os.path.join(staging, 'model')
         from ms_models.layers import export_friendly
         try:
@@ -152,6 +150,12 @@ def _export(argv):
                           'per size with --size H W')
     if args.size and min(args.size) < 1:
         raise ExportError(f'--size {args.size[0]} {args.size[1]}: give a positive height and width')
+    if not args.out.lower().endswith(FORMATS[args.format]):
+        raise ExportError(f'--out {args.out}: a {args.format} file is named *{FORMATS[args.format]} (or pass '
+                          f'--format {"ONNX" if args.format == "MINDIR" else "MINDIR"})')
+    check_writable(args.out)
+    if os.path.exists(args.out) and os.path.exists(args.weights) and os.path.samefile(args.out, args.weights):
+        raise ExportError(f'--out {args.out} is the weights file: choose another name (inputs are never overwritten)')
     import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
     import mindspore as ms
 

@@ -31,17 +31,10 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
-def min_image_size(n_dis):
-    """The smallest image a global discriminator of n_dis layers can take (its last maps must be 3x3)."""
-    return 3 * 2 ** (n_dis - 2)
-
-
 class Training:
     def __init__(self, config, rank=0, world=1, grad_reducer=None):
         self.config, self.rank, self.world = config, rank, world
-        if config.img_size < min_image_size(config.n_dis):
-            raise UserError(f'--img_size {config.img_size} is too small for a {config.n_dis}-layer '
-                                  f'discriminator (it needs {min_image_size(config.n_dis)}); lower --n_dis')
+        config.validate()
         self.model_dir = os.path.join(config.result_dir, 'model')
         self.image_dir = os.path.join(config.result_dir, 'img')
         folders = {name: os.path.join(config.data_root, name) for name in ('trainA', 'trainB', 'testA', 'testB')}

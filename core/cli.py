@@ -1,22 +1,50 @@
 """What every command-line entry point shares: user errors as one line, Ctrl-C, flags from a dataclass."""
 import argparse
 import dataclasses
+import signal
 import sys
 
 from .errors import UserError
 
 
-def run_cli(main, argv=None, error_status=1, interrupted='interrupted'):
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM, raised where the program is, so that every clean-up on the way out runs."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def install_signal_handlers():
+    """SIGINT and SIGTERM raise Interrupted; returns the handlers they replace. Installed before MindSpore
+    runs anything: left alone, its handler turns Ctrl-C into SIGTERM and the process dies without unwinding,
+    leaving its temporaries behind."""
+    return {signum: signal.signal(signum, _raise_interrupted) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def run_cli(main, argv=None, error_status=1, interrupted_hint=None):
     """Exit status of `main(argv)`. A UserError prints as one line and gives `error_status`; Ctrl-C prints
-    `interrupted` and gives 130. Any other exception is a bug: it propagates with its traceback."""
+    'interrupted' (and `interrupted_hint`) and gives 130, SIGTERM 'terminated' and 143, once every clean-up
+    on the way out has run. Any other exception is a bug: it propagates with its traceback."""
+    previous = install_signal_handlers()
     try:
         return main(argv)
     except UserError as error:
         print(f'error: {error}', file=sys.stderr)
         return error_status
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        signum = getattr(error, 'signum', signal.SIGINT)
+        what = 'interrupted' if signum == signal.SIGINT else 'terminated'
+        print(f'{what}: {interrupted_hint}' if interrupted_hint else what, file=sys.stderr)
+        return 128 + signum
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, nothing to restore
+                signal.signal(signum, handler)
 
 
 def str2bool(value):

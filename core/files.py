@@ -1,5 +1,8 @@
 """Writing files so that a crash or an error never leaves half of one at the final path."""
+import errno
+import glob
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 
@@ -33,8 +36,76 @@ def atomic_outputs(paths):
             os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600 (and MindSpore's writer 0400)
             os.replace(temp, path)
     except OSError as error:
-        raise OutputError(f'cannot write {", ".join(map(str, paths))}: {error.strerror or error}') from None
+        raise OutputError(_why_not_written(paths, temps, error)) from None
+    except Exception:
+        # Writers that hide the OSError (torch.save: "unexpected pos"; MindSpore's checkpoint writer): when
+        # the disk is full, say that, in one line; any other failure is a bug and keeps its traceback.
+        if _disk_full(paths):
+            raise OutputError(_why_not_written(paths, temps, OSError(errno.ENOSPC, 'no space left'))) from None
+        raise
     finally:
-        for temp in temps:
-            if os.path.exists(temp):
-                os.remove(temp)
+        for leftover in _leftovers(temps):
+            if os.path.isdir(leftover):
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                os.remove(leftover)
+
+
+def _leftovers(temps):
+    """The temporaries, and what writers made beside them under the same unique stem (MindSpore's
+    save_checkpoint writes <stem>.tmp and renames it)."""
+    found = []
+    for temp in temps:
+        found += [path for path in glob.glob(glob.escape(os.path.splitext(temp)[0]) + '*') if path not in found]
+    return found
+
+
+def check_writable(path):
+    """An OutputError now, before any work, if `path` could not be created: the nearest existing folder
+    above it must be a writable folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f'cannot write {path}: {folder} is not a writable folder')
+
+
+def _disk_full(paths):
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(paths[0]))).free < 2 ** 20
+    except OSError:
+        return False
+
+
+@contextmanager
+def staging_folder(path):
+    """A temporary folder beside `path` for writers that pick their own file names (MindSpore's export):
+    removed on any exit; an OSError, or any failure on a full disk, becomes an OutputError."""
+    folder = os.path.dirname(os.path.abspath(path))
+    staging = None
+    try:
+        staging = tempfile.mkdtemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
+        yield staging
+    except OSError as error:
+        raise OutputError(_why_not_written([path], [], error)) from None
+    except Exception:
+        if _disk_full([path]):
+            raise OutputError(_why_not_written([path], [], OSError(errno.ENOSPC, 'no space left'))) from None
+        raise
+    finally:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _why_not_written(paths, temps, error):
+    if error.errno == errno.ENOSPC or _disk_full(paths):
+        folder = os.path.dirname(os.path.abspath(paths[0]))
+        written = sum(os.path.getsize(t) for t in _leftovers(temps) if os.path.isfile(t))
+        free = shutil.disk_usage(folder).free
+        return (f'no space left on {folder}: {_mib(free)} free, and the output needs more than the '
+                f'{_mib(written)} written when the disk filled; free some space or write elsewhere')
+    return f'cannot write {", ".join(map(str, paths))}: {error.strerror or error}'
+
+
+def _mib(size):
+    return f'{size / 2 ** 20:.1f} MB'

@@ -174,11 +174,13 @@ class Release:
     files: tuple  # upstream file names (then our converted ones), looked for in ./models and ./saved_models/<name>/
     source: str
     flag: str = '--weights'  # the command-line flag that takes the file
+    hint: str = ''  # what else the user can do without it
 
 
 RELEASES = {
     'photo2cartoon': Release('p2c_generator', 'genA2B', ('photo2cartoon_weights.pt', 'genA2B.ckpt'), P2C_SOURCE),
-    'mobilefacenet': Release('mobilefacenet', None, ('model_mobilefacenet.pth',), P2C_SOURCE, '--faceid_weights'),
+    'mobilefacenet': Release('mobilefacenet', None, ('model_mobilefacenet.pth',), P2C_SOURCE, '--faceid_weights',
+                             '; or train without the face-ID loss: --faceid_weight 0'),
     'u2net_portrait': Release('u2net', None, ('u2net_portrait.pth', 'u2net_portrait.ckpt'), U2NET_SOURCE),
     'u2net': Release('u2net', None, ('u2net.pth', 'u2net.ckpt'), U2NET_SOURCE),
     'u2netp': Release('u2netp', None, ('u2netp.pth', 'u2netp.ckpt'), U2NET_SOURCE),
@@ -208,4 +210,4 @@ def find_weights(name, explicit=None):
             if os.path.exists(os.path.join(folder, file_name)):
                 return os.path.join(folder, file_name)
     raise WeightsNotFound(f'no {name} weights: download {release.files[0]} from {release.source}, then pass '
-                          f'{release.flag} PATH (or put it in ./models/)')
+                          f'{release.flag} PATH (or put it in ./models/){release.hint}')

@@ -6,6 +6,9 @@ is everything a run of train.py takes, with upstream's flag names and defaults.
 import os
 from dataclasses import dataclass, field
 
+from .errors import UserError
+from .registry import find_weights
+
 
 @dataclass(frozen=True)
 class LossWeights:
@@ -54,3 +57,34 @@ class TrainConfig:
     def __post_init__(self):
         self.data_root = self.data_root or os.path.join('dataset', self.dataset)
         self.result_dir = self.result_dir or os.path.join('results', self.dataset)
+
+    def validate(self):
+        """Every value a run would trip over later (minutes in, or as a traceback), as one UserError now."""
+        for name in ('iteration', 'batch_size', 'ch', 'print_freq', 'save_freq', 'keep'):
+            if getattr(self, name) < 1:
+                raise UserError(f'--{name} {getattr(self, name)}: give 1 or more')
+        if self.lr <= 0:
+            raise UserError(f'--lr {self.lr}: give a positive learning rate')
+        if not 5 <= self.n_dis <= 8:
+            raise UserError(f'--n_dis {self.n_dis}: give 5 to 8 (the local discriminator has n_dis - 2 layers, '
+                            'at least 3; photo2cartoon uses 7)')
+        if self.img_size % 16 or self.img_size < 32:
+            raise UserError(f'--img_size {self.img_size}: give a multiple of 16, 32 or more (the generator\'s '
+                            'hourglass blocks halve it four times); photo2cartoon uses 256')
+        if self.img_size < min_image_size(self.n_dis):
+            raise UserError(f'--img_size {self.img_size} is too small for a {self.n_dis}-layer discriminator (it '
+                            f'needs {min_image_size(self.n_dis)}); lower --n_dis')
+        for folder in ('trainA', 'trainB'):
+            if not os.path.isdir(os.path.join(self.data_root, folder)):
+                raise UserError(f'{os.path.join(self.data_root, folder)}: no such folder (--data_root holds trainA/ '
+                                'and trainB/)')
+        for flag, path in (('--pretrained_weights', self.pretrained_weights), ('--faceid_weights', self.faceid_weights)):
+            if path and not os.path.exists(path):
+                raise UserError(f'{flag} {path}: no such file or folder')
+        if self.weights.faceid:
+            find_weights('mobilefacenet', self.faceid_weights)  # says where to get it, and --faceid_weight 0
+
+
+def min_image_size(n_dis):
+    """The smallest image a global discriminator of n_dis layers can take (its last maps must be 3x3)."""
+    return 3 * 2 ** (n_dis - 2)

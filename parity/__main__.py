@@ -87,6 +87,9 @@ def main(argv=None):
 def _parity(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
+    if args.json:
+        from core.files import check_writable
+        check_writable(args.json)  # now, not after minutes of comparisons
     import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
     from core.registry import ARCHS
     from parity.report import table, to_json, verdict

@@ -34,6 +34,22 @@ def folder_jobs(src_folder, dst_folder, extension='.png'):
             for path in images]
 
 
+def check_jobs(jobs, suffixes=('',)):
+    """Before any work: no output may overwrite an input, nor another output of the same run.
+    `suffixes` are the extra outputs a task writes beside each one (`<stem><suffix><ext>`)."""
+    inputs = {os.path.realpath(src): src for src, _ in jobs}
+    taken = {}
+    for src, dst in jobs:
+        stem, extension = os.path.splitext(dst)
+        for out in (stem + suffix + extension for suffix in suffixes):
+            real = os.path.realpath(out)
+            if real in inputs:
+                raise InputError(f'{out} would overwrite the input {inputs[real]}: choose another --save_path')
+            if real in taken:
+                raise InputError(f'{taken[real]} and {src} would both be written to {out}: rename one of them')
+            taken[real] = src
+
+
 def save_outputs(result, path):
     """Write a task's result: one image to `path`, or {suffix: image} beside it (`<stem><suffix><ext>`)."""
     if not isinstance(result, dict):
@@ -56,7 +72,8 @@ def run_on_images(task, jobs, progress=True):
         except UserError as error:  # this photo (or its output) is bad: report it, go on with the rest
             message = str(error) if str(error).startswith(src) else f'{src}: {error}'
             summary.failed.append((src, message))
-            logger.warning('skipped %s', message)
+            if len(jobs) > 1:  # a single photo's failure is the caller's error message, said once
+                logger.warning('skipped %s', message)
     summary.seconds = time.perf_counter() - start
     return summary
 

@@ -3,6 +3,7 @@
 `FacePreprocessor` is upstream's `Preprocess.process` (the aligned RGBA face); `Cartoonizer` is upstream
 test.py's `Photo2Cartoon.inference`, with the generator passed in as `predict(x) -> [image, ...]`.
 """
+import logging
 import time
 from dataclasses import dataclass
 
@@ -12,6 +13,8 @@ import numpy as np
 from .align import crop_face, eye_angle, rotate_level_eyes
 from .faces import largest_first
 from .images import InputError
+
+logger = logging.getLogger(__name__)
 
 # Below this the face is a smudge the generator cannot draw; upstream would silently upscale it.
 MIN_FACE_SIDE = 32
@@ -31,10 +34,12 @@ class FacePreprocessor:
         self.landmarks = landmarks
         self.segmenter = segmenter
         self.timings = {}
+        self.faces_found = 0
 
     def __call__(self, image, all_faces=False):
         clock = _Clock()
         faces = largest_first(self.landmarks(image))
+        self.faces_found = len(faces)
         self.timings = {'landmarks': clock.lap(), 'rotate': 0.0, 'crop': 0.0, 'segment': 0.0}
         if not faces:
             raise InputError('no face found')
@@ -93,6 +98,11 @@ class Cartoonizer:
     def __call__(self, image):
         results = {}
         faces = self.preprocessor(image, self.all_faces)
+        found = self.preprocessor.faces_found
+        if found > len(faces):
+            logger.info('found %d faces, drew %d: %s', found, len(faces),
+                        'the others are under %d pixels' % MIN_FACE_SIDE if self.all_faces
+                        else 'the largest; --all_faces draws every one')
         for i, face in enumerate(faces, start=1):
             prefix = f'_face{i}' if self.all_faces else ''
             x, mask = generator_input(face.rgba)

@@ -73,3 +73,5 @@ def save_image(array, path):
             image.save(temp, format=Image.registered_extensions().get(os.path.splitext(path)[1].lower()))
         except (KeyError, ValueError) as error:
             raise InputError(f'{path}: cannot save an image under this name ({error})') from None
+        with Image.open(temp) as written:  # a file that does not decode is never published
+            written.verify()

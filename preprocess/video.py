@@ -1,4 +1,5 @@
 """Reading and writing videos with OpenCV, frame by frame, as RGB arrays."""
+import errno
 import os
 from contextlib import contextmanager
 
@@ -55,12 +56,26 @@ def video_writer(path, fps, size_wh):
         if not writer.isOpened():
             raise InputError(f'{path}: OpenCV cannot write this video format here')
 
+        written = 0
+
         def write(frame):
+            nonlocal written
             if frame.ndim == 2:
                 frame = np.repeat(frame[:, :, None], 3, axis=2)
             writer.write(cv2.cvtColor(np.ascontiguousarray(frame[:, :, :3]), cv2.COLOR_RGB2BGR))
+            written += 1
 
         try:
             yield write
         finally:
             writer.release()
+        _check_written(temp, written)
+
+
+def _check_written(path, frames_written):
+    """OpenCV's writer reports no failure (a full disk gives an unplayable file and no error): read it back."""
+    capture = cv2.VideoCapture(path)
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    if count != frames_written:
+        raise OSError(errno.EIO, f'the video written reads back with {count} of {frames_written} frames')

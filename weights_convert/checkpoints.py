@@ -11,6 +11,7 @@ import os
 import pickle
 import warnings
 import zipfile
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -148,10 +149,24 @@ def read_mindspore_networks(path):
 def write_mindspore(net, path):
     """Save `net`'s parameters to `path` (a temporary file), then check what was written reads back equal."""
     import mindspore as ms
-    ms.save_checkpoint(net, path)
+    with _mindspore_log_silenced():  # a failed write is reported by the caller, in one line
+        ms.save_checkpoint(net, path)
     written = read_mindspore(path)
     expected = {name: param.asnumpy() for name, param in net.parameters_and_names()}
     _check_equal(written, expected, path)
+
+
+@contextmanager
+def _mindspore_log_silenced():
+    """MindSpore logs its own [CRITICAL] line when a checkpoint cannot be written (full disk, no permission)."""
+    from mindspore import log
+    logger = log._get_logger()  # MindSpore's one logger; its level is otherwise set only through GLOG_v
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def write_torch(obj, path):

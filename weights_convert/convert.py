@@ -138,7 +138,12 @@ def convert(src, dst, arch=None):
 
     Returns the list of converted `Network`s.
     """
+    if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
+        raise ConversionError(f'{dst} is the input itself: give another DST (the input is never overwritten)')
     if is_mindspore_path(src):
+        if dst.endswith('.ckpt') or os.path.isdir(dst):
+            raise ConversionError(f'{src} is MindSpore, so DST is the PyTorch file to write: give a .pt or .pth '
+                                  f'name, not {dst}')
         return _mindspore_to_torch(src, dst, arch)
     return _torch_to_mindspore(src, dst, arch)
 
