@@ -13,7 +13,7 @@ os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
 from core.cli import run_cli  # noqa: E402
 from core.errors import UserError  # noqa: E402
-from core.files import check_writable, staging_folder  # noqa: E402
+from core.files import staging_folder  # noqa: E402
 from core.registry import ARCHS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,13 @@ INPUT_NAME = 'input'
 
 class ExportError(UserError):
     """A model that cannot be exported, or whose exported file does not compute what the model does."""
+
+
+def check_writable(path):
+    """The output's folder must exist and be writable (export creates no folders)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ExportError(f'{path}: cannot write there (missing folder or no permission)')
 
 
 def export(net, path, file_format, size, output_names=None):
