@@ -6,6 +6,7 @@ import copy
 import functools
 import sys
 import types
+import warnings
 
 import torch
 
@@ -71,5 +72,7 @@ def learner_state(model, size=128):
 
 
 def save_export(model, path, legacy=False, size=128):
-    torch.save(learner_state(model, size), path, _use_new_zipfile_serialization=not legacy)
+    with warnings.catch_warnings():  # the legacy format wants the (disguised) classes' source: not needed
+        warnings.simplefilter('ignore', UserWarning)
+        torch.save(learner_state(model, size), path, _use_new_zipfile_serialization=not legacy)
     return path
