@@ -11,7 +11,6 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from skimage import data
 

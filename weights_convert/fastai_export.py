@@ -16,7 +16,7 @@ import _compat_pickle
 import io
 import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -208,7 +208,6 @@ class FastaiExport:
     std: tuple = None
     size: tuple = None  # (H, W) the export's transforms resize to, if they say
     model_class: str = ''
-    extra: dict = field(default_factory=dict)
 
 
 def read_fastai_export(path, weights=True):
