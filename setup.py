@@ -8,14 +8,16 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.9,<3.12',
-    packages=find_packages(include=['core', 'ms_models', 'torch_ref', 'weights_convert', 'apps', 'preprocess', 'parity']),
+    packages=find_packages(include=['core', 'ms_models', 'torch_ref', 'weights_convert', 'apps', 'preprocess', 'parity',
+                                    'web']),
+    package_data={'web': ['site/*']},  # the page itself: html, css, js modules
     # MindSpore inference needs only these; PyTorch is for the references, the converter and preprocessing.
     install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm'],
     extras_require={
         'torch': ['torch==2.13.0'],
         'preprocess': ['dlib-bin==20.0.1.post1', 'face-recognition-models==0.3.0', 'ai-edge-litert==2.3.0',
                        'scikit-image==0.26.0'],
-        'export': ['onnx==1.23.2', 'onnxruntime'],
-        'test': ['pytest', 'onnxruntime', 'matplotlib'],
+        'export': ['onnx==1.23.2', 'onnxruntime'],  # also what python -m web build needs
+        'test': ['pytest', 'onnxruntime', 'matplotlib', 'playwright==1.65.2'],
     },
 )

@@ -8,14 +8,14 @@ import sys
 os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
 from core.cli import run_cli  # noqa: E402
+from core.registry import TEST_MODELS as MODELS  # noqa: E402
 from preprocess.images import IMAGE_EXTENSIONS, InputError  # noqa: E402
-
-MODELS = ('photo2cartoon', 'u2net_portrait', 'u2net', 'u2netp', 'u2net_human_seg', 'artline')  # RELEASES keys
 
 EXAMPLES = """
 examples:
   python test.py --photo_path photo.jpg --save_path cartoon.png --weights photo2cartoon_weights.pt
   python test.py --photo_path photos/ --save_path cartoons/ --save_aligned
+  python test.py --photo_path face_256.png --save_path cartoon.png --aligned
   python test.py --model u2net_portrait --photo_path photo.jpg --save_path drawing.png --weights u2net_portrait.pth
   python test.py --model u2net_portrait --photo_path photo.jpg --save_path face.png --face_crop
   python test.py --model u2net_portrait --video_path clip.mp4 --save_path drawn.mp4
@@ -50,12 +50,16 @@ def parse_args(argv=None):
     parser.add_argument('--all_faces', action='store_true', help='photo2cartoon: every face, not only the largest')
     parser.add_argument('--save_aligned', action='store_true',
                         help='photo2cartoon: also save the aligned face and its mask (<name>_aligned, <name>_mask)')
+    parser.add_argument('--aligned', action='store_true',
+                        help='photo2cartoon: the photos are aligned faces already (e.g. --save_aligned\'s crop, '
+                             'its mask as alpha): no detection, the generator and compositing only')
     parser.add_argument('--face_crop', action='store_true',
                         help='u2net_portrait: draw the largest face, cropped as the upstream demo does')
     parser.add_argument('--background', choices=('mask', 'white', 'transparent'), default='mask',
                         help='u2net, u2netp, u2net_human_seg: the mask, or the photo on white / transparent')
     parser.add_argument('--size', type=int, help='artline: the longer side the network sees, in pixels (default: the '
-                        'export\'s training size, else 650); the drawing comes back at the photo\'s size')
+                        'export\'s training size, else 650); U^2-Net models: its square input side (default: 512 for '
+                        'u2net_portrait, else 320); the result comes back at the photo\'s size')
     parser.add_argument('--skip_existing', action='store_true',
                         help='leave out photos whose output exists (a rerun of a big folder continues)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or step timings')
@@ -67,16 +71,22 @@ def load_release(name, explicit=None):
     from core.registry import RELEASES, find_weights
     from weights_convert import load_network
     release = RELEASES[name]
-    return load_network(find_weights(name, explicit), release.network, release.arch, cache=True)
+    return load_network(find_weights(name, explicit), release.network, release.archs, cache=True)
 
 
 def build_task(args):
     """The per-image function for args.model, its networks loaded (MindSpore)."""
     from ms_models.inference import Predictor
 
+    from core.registry import RELEASES
+
     network = load_release(args.model, args.weights)
     logging.info('%s: %s', args.model, network.describe())
     predict = Predictor(network.net)
+    side = args.size or RELEASES[args.model].input_side(network.arch)
+    if args.model == 'photo2cartoon' and args.aligned:
+        from preprocess.cartoon import AlignedCartoonizer
+        return AlignedCartoonizer(predict), None
     if args.model == 'photo2cartoon':
         from preprocess.cartoon import Cartoonizer, FacePreprocessor
         from preprocess.faces import landmark_detector
@@ -85,12 +95,12 @@ def build_task(args):
     if args.model == 'u2net_portrait':
         from preprocess.faces import landmark_detector
         from preprocess.u2net_tasks import PortraitDrawing
-        return PortraitDrawing(predict, landmark_detector(args.detector) if args.face_crop else None), None
+        return PortraitDrawing(predict, landmark_detector(args.detector) if args.face_crop else None, side), None
     if args.model == 'artline':
         from preprocess.line_art import LineArt
         return LineArt(predict, artline_size(args)), None
     from preprocess.u2net_tasks import SalientObject
-    return SalientObject(predict, args.background), None
+    return SalientObject(predict, args.background, side), None
 
 
 def artline_size(args):
@@ -129,7 +139,11 @@ def check_inputs(args):
     if not os.path.exists(source):
         raise InputError(f'{source}: no such file or folder')
     if args.size is not None and not 16 <= args.size <= 8192:
-        raise InputError(f'--size {args.size}: give the longer side in pixels, 16 to 8192')
+        raise InputError(f'--size {args.size}: give the side in pixels, 16 to 8192')
+    if args.size is not None and args.model == 'photo2cartoon':
+        raise InputError('--size is for artline and the U^2-Net models; photo2cartoon draws at its generator\'s size')
+    if args.aligned and args.model != 'photo2cartoon':
+        raise InputError('--aligned is for photo2cartoon (faces aligned already)')
     find_weights(args.model, args.weights)
     if args.model == 'photo2cartoon' and args.segmenter == 'u2net_human_seg':
         find_weights('u2net_human_seg', args.segmenter_weights)
@@ -203,7 +217,8 @@ def run(args):
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
         return 0
 
-    summary = batch.run_on_images(task, jobs, progress=not args.quiet)
+    from preprocess.images import read_rgb, read_rgba
+    summary = batch.run_on_images(task, jobs, progress=not args.quiet, read=read_rgba if args.aligned else read_rgb)
     if len(jobs) == 1 and summary.failed:
         raise InputError(summary.failed[0][1])
     if len(jobs) == 1 and preprocessor is not None and not args.quiet:

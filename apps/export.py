@@ -66,8 +66,10 @@ def export(net, path, file_format, size, output_names=None):
             raise ExportError(f'MindSpore could not export this model to {file_format}: '
                               f'{str(error).strip().splitlines()[0]}') from error
         staged += extension
-        if file_format == 'ONNX' and output_names:
-            _name_onnx_tensors(staged, INPUT_NAME, output_names)
+        if file_format == 'ONNX':
+            _explicit_pool_padding(staged)
+            if output_names:
+                _name_onnx_tensors(staged, INPUT_NAME, output_names)
         outputs = _run_exported(staged, file_format, x)
         worst = _check(outputs, reference)
         os.replace(staged, path)
@@ -85,6 +87,31 @@ def _name_onnx_tensors(path, input_name, output_names):
         node.output[:] = [renames.get(name, name) for name in node.output]
     for value in list(graph.input) + list(graph.output):
         value.name = renames.get(value.name, value.name)
+    onnx.save(model, path)
+
+
+def _explicit_pool_padding(path):
+    """MaxPool's auto_pad (SAME_*: MindSpore's form of U^2-Net's ceil-mode pool; VALID) as explicit pads: the
+    same numbers (max-pool padding never wins), and what every runtime takes; onnxruntime-web's WebGPU and
+    WebGL backends support neither auto_pad nor ceil_mode."""
+    import onnx
+    from onnx import helper, shape_inference
+    model = onnx.load(path)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(shape_inference.infer_shapes(model).graph.value_info) + list(model.graph.input)}
+    for node in model.graph.node:
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        auto_pad = attributes.get('auto_pad', b'NOTSET').decode()
+        if node.op_type != 'MaxPool' or auto_pad == 'NOTSET':
+            continue
+        begin, end = [], []
+        for side, kernel, stride in zip(shapes[node.input[0]][2:], attributes['kernel_shape'], attributes['strides']):
+            total = max((-(-side // stride) - 1) * stride + kernel - side, 0) if auto_pad.startswith('SAME') else 0
+            begin.append(total // 2 if auto_pad == 'SAME_UPPER' else total - total // 2)
+            end.append(total - begin[-1])
+        kept = [a for a in node.attribute if a.name != 'auto_pad']
+        del node.attribute[:]
+        node.attribute.extend(kept + [helper.make_attribute('pads', begin + end)])
     onnx.save(model, path)
 
 

@@ -55,7 +55,7 @@ class Training:
         if config.weights.faceid:
             release = RELEASES['mobilefacenet']
             weights = find_weights('mobilefacenet', config.faceid_weights)
-            facenet = FaceFeatures(load_network(weights, release.network, release.arch, cache=True).net)
+            facenet = FaceFeatures(load_network(weights, release.network, release.archs, cache=True).net)
         self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
                                jit=config.mode == 'graph', grad_reducer=grad_reducer)
         self.state = [self.trainer.G_optim, self.trainer.D_optim]

@@ -1,6 +1,7 @@
 """Writing files so that a crash or an error never leaves half of one at the final path."""
 import errno
 import glob
+import hashlib
 import os
 import shutil
 import tempfile
@@ -95,6 +96,15 @@ def staging_folder(path):
     finally:
         if staging:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def sha256_of(path):
+    """The SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _why_not_written(paths, temps, error):

@@ -169,25 +169,40 @@ ARTLINE_SOURCE = 'the ArtLine README, https://github.com/vijishmadhavan/ArtLine 
 
 @dataclass(frozen=True)
 class Release:
-    arch: str
+    archs: tuple  # the architectures its file may hold, upstream's first
     network: str  # the network to take from a training checkpoint, or None
     files: tuple  # upstream file names (then our converted ones), looked for in ./models and ./saved_models/<name>/
     source: str
     flag: str = '--weights'  # the command-line flag that takes the file
     hint: str = ''  # what else the user can do without it
+    task: str = ''  # what test.py and the web page do with it: cartoon, portrait, mask, line_art, face_id
+    sizes: dict = field(default_factory=dict)  # arch -> the input side its task runs at (default: Arch.size)
+
+    def input_side(self, arch):
+        return self.sizes.get(arch, ARCHS[arch].size)
+
+
+U2NET_FAMILY = ('u2net', 'u2netp')  # a U^2-Net release's file may hold either (a retrained small model, say)
 
 
 RELEASES = {
-    'photo2cartoon': Release('p2c_generator', 'genA2B', ('photo2cartoon_weights.pt', 'genA2B.ckpt'), P2C_SOURCE),
-    'mobilefacenet': Release('mobilefacenet', None, ('model_mobilefacenet.pth',), P2C_SOURCE, '--faceid_weights',
-                             '; or train without the face-ID loss: --faceid_weight 0'),
-    'u2net_portrait': Release('u2net', None, ('u2net_portrait.pth', 'u2net_portrait.ckpt'), U2NET_SOURCE),
-    'u2net': Release('u2net', None, ('u2net.pth', 'u2net.ckpt'), U2NET_SOURCE),
-    'u2netp': Release('u2netp', None, ('u2netp.pth', 'u2netp.ckpt'), U2NET_SOURCE),
-    'u2net_human_seg': Release('u2net', None, ('u2net_human_seg.pth', 'u2net_human_seg.ckpt'), U2NET_SOURCE,
-                               '--segmenter_weights'),
-    'artline': Release('artline', None, ('ArtLine_650.pkl', 'ArtLine_920.pkl', 'artline.ckpt'), ARTLINE_SOURCE),
+    'photo2cartoon': Release(('p2c_generator',), 'genA2B', ('photo2cartoon_weights.pt', 'genA2B.ckpt'), P2C_SOURCE,
+                             task='cartoon'),
+    'mobilefacenet': Release(('mobilefacenet',), None, ('model_mobilefacenet.pth',), P2C_SOURCE, '--faceid_weights',
+                             '; or train without the face-ID loss: --faceid_weight 0', task='face_id'),
+    # The portrait test script works at 512; a small U2NETP portrait model at U^2-Net's usual 320.
+    'u2net_portrait': Release(U2NET_FAMILY, None, ('u2net_portrait.pth', 'u2net_portrait.ckpt'), U2NET_SOURCE,
+                              task='portrait', sizes={'u2net': 512}),
+    'u2net': Release(U2NET_FAMILY, None, ('u2net.pth', 'u2net.ckpt'), U2NET_SOURCE, task='mask'),
+    'u2netp': Release(('u2netp',), None, ('u2netp.pth', 'u2netp.ckpt'), U2NET_SOURCE, task='mask'),
+    'u2net_human_seg': Release(U2NET_FAMILY, None, ('u2net_human_seg.pth', 'u2net_human_seg.ckpt'), U2NET_SOURCE,
+                               '--segmenter_weights', task='mask'),
+    'artline': Release(('artline',), None, ('ArtLine_650.pkl', 'ArtLine_920.pkl', 'artline.ckpt'), ARTLINE_SOURCE,
+                       task='line_art'),
 }
+
+# test.py --model (and python -m web build --model): every release but the training-only face-ID network
+TEST_MODELS = tuple(name for name, release in RELEASES.items() if release.task != 'face_id')
 
 
 class WeightsNotFound(UserError):

@@ -59,15 +59,15 @@ def save_outputs(result, path):
         save_image(image, stem + suffix + extension)
 
 
-def run_on_images(task, jobs, progress=True):
-    """Apply `task(rgb)` to each (input, output) pair and save what it returns (see save_outputs)."""
+def run_on_images(task, jobs, progress=True, read=read_rgb):
+    """Apply `task(read(input))` to each (input, output) pair and save what it returns (see save_outputs)."""
     summary = Summary()
     start = time.perf_counter()
     bar = tqdm(jobs, unit='image', disable=not progress or len(jobs) < 2, dynamic_ncols=True)
     for src, dst in bar:
         bar.set_postfix_str(os.path.basename(src), refresh=False)
         try:
-            save_outputs(task(read_rgb(src)), dst)
+            save_outputs(task(read(src)), dst)
             summary.done += 1
         except UserError as error:  # this photo (or its output) is bad: report it, go on with the rest
             message = str(error) if str(error).startswith(src) else f'{src}: {error}'

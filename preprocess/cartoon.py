@@ -111,3 +111,15 @@ class Cartoonizer:
                 results[prefix + '_aligned'] = np.ascontiguousarray(face.rgba[:, :, :3])
                 results[prefix + '_mask'] = np.ascontiguousarray(face.rgba[:, :, 3])
         return results
+
+
+class AlignedCartoonizer:
+    """An already aligned face (RGBA, alpha = its mask, as --save_aligned's crop and mask together; opaque =
+    all face) -> {'': cartoon RGB}: the generator and compositing of `Cartoonizer`, without detection."""
+
+    def __init__(self, predict):
+        self.predict = predict
+
+    def __call__(self, face_rgba):
+        x, mask = generator_input(face_rgba)
+        return {'': cartoon_output(self.predict(x)[0][0], mask)}

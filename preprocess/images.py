@@ -22,6 +22,20 @@ def read_rgb(path, background=255):
     EXIF rotation is applied; grayscale, palette and CMYK are converted; 16-bit and float images are
     scaled to 8 bits; transparency is composited onto `background` (white by default).
     """
+    return to_rgb(_open(path), background)
+
+
+def read_rgba(path):
+    """The image at `path` as an RGBA uint8 array: its own alpha, or 255 where it has none."""
+    image = _open(path)
+    if _has_alpha(image):
+        return np.asarray(image.convert('RGBA'))
+    rgb = to_rgb(image)
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+def _open(path):
+    """The decoded PIL image at `path`, EXIF rotation applied; InputError if it is missing or unreadable."""
     if not os.path.isfile(path):
         raise InputError(f'{path}: no such file')
     Image.MAX_IMAGE_PIXELS = None  # checked below, against the header, before decoding
@@ -32,11 +46,15 @@ def read_rgb(path, background=255):
                                  'downscale it first')
             image = ImageOps.exif_transpose(image)
             image.load()
+            return image
     except UnidentifiedImageError as error:
         raise InputError(f'{path}: not a readable image ({error})') from None
     except (OSError, ValueError, SyntaxError) as error:
         raise InputError(f'{path}: corrupt or truncated image ({error})') from None
-    return to_rgb(image, background)
+
+
+def _has_alpha(image):
+    return image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and 'transparency' in image.info)
 
 
 def to_rgb(image, background=255):
@@ -46,7 +64,7 @@ def to_rgb(image, background=255):
         top = 65535.0 if image.mode.startswith('I;16') or values.max() > 255 else 255.0
         grey = np.clip(np.round(values / top * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    if image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and 'transparency' in image.info):
+    if _has_alpha(image):
         rgba = np.asarray(image.convert('RGBA'), np.float32)
         alpha = rgba[:, :, 3:] / 255.0
         return np.round(rgba[:, :, :3] * alpha + background * (1 - alpha)).astype(np.uint8)

@@ -36,13 +36,14 @@ class PortraitDrawing:
     """u2net_portrait: photo -> pencil-style drawing, 1 - d0 min-max normalised, at the photo's size.
 
     With a face detector, the largest face is cropped first as in the upstream demo and the drawing is
-    512x512; without a face the whole photo is drawn, as the demo does.
+    512x512; without a face the whole photo is drawn, as the demo does. The network sees `input_size`
+    (upstream's portrait script: 512).
     """
-    input_size = 512
 
-    def __init__(self, predict, faces=None):
+    def __init__(self, predict, faces=None, input_size=512):
         self.predict = predict
         self.faces = faces
+        self.input_size = input_size
 
     def __call__(self, image):
         if self.faces is not None:
@@ -58,14 +59,14 @@ BACKGROUNDS = ('mask', 'white', 'transparent')
 
 class SalientObject:
     """u2net / u2netp / u2net_human_seg: the d0 mask min-max normalised at the photo's size, as a grey mask,
-    the photo on white, or the photo with the mask as alpha."""
-    input_size = 320
+    the photo on white, or the photo with the mask as alpha. The network sees `input_size` (upstream: 320)."""
 
-    def __init__(self, predict, background='mask'):
+    def __init__(self, predict, background='mask', input_size=320):
         if background not in BACKGROUNDS:
             raise ValueError(f'background must be one of {BACKGROUNDS}')
         self.predict = predict
         self.background = background
+        self.input_size = input_size
 
     def __call__(self, image):
         d0 = self.predict(u2net_input(image, self.input_size))[0][0, 0]

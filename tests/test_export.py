@@ -47,8 +47,17 @@ def test_export_loads_back_and_agrees(weights, tmp_path, arch, file_format, capl
     outputs = export._run_exported(str(out), file_format, np.zeros((1, 3, *size), np.float32))
     if file_format == 'ONNX':
         assert export.onnx_names(str(out)) == (['input'], list(ARCHS[arch].outputs))
+        assert_pools_portable(out)
     assert len(outputs) == len(ARCHS[arch].outputs)
     assert outputs[0].shape == ((1, 1, *size) if arch.startswith('u2net') else (1, 3, *size))
+
+
+def assert_pools_portable(path):
+    """No auto_pad and no ceil mode in any pool: onnxruntime-web's WebGPU and WebGL backends refuse both."""
+    import onnx
+    for node in onnx.load(str(path)).graph.node:
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        assert attributes.get('auto_pad', b'NOTSET') == b'NOTSET' and not attributes.get('ceil_mode'), node.name
 
 
 def test_a_wrong_export_is_refused_and_not_kept(weights, tmp_path, monkeypatch):

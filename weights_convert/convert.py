@@ -53,15 +53,18 @@ def _check_complete(what, arch, config, expected, given):
 
 
 def _resolve_arch(shapes, arch, what):
+    """`arch`: None (any), a name, or a tuple of the names accepted."""
     detected = detect_arch(shapes)
-    if arch is not None and arch not in ARCHS:
-        raise ConversionError(f'unknown --arch {arch!r}; choose from {", ".join(ARCHS)}')
+    allowed = (arch,) if isinstance(arch, str) else arch
+    for name in allowed or ():
+        if name not in ARCHS:
+            raise ConversionError(f'unknown --arch {name!r}; choose from {", ".join(ARCHS)}')
     if detected is None:
-        expected = f' a {arch}' if arch else ' any known architecture'
+        expected = f' a {" or ".join(allowed)}' if allowed else ' any known architecture'
         raise ConversionError(f'{what} is not{expected} ({", ".join(ARCHS)}); its keys begin '
                               f'{_examples(shapes, 3)}')
-    if arch is not None and arch != detected:
-        raise ConversionError(f'{what} holds a {detected} ({ARCHS[detected].summary}), not a {arch}')
+    if allowed and detected not in allowed:
+        raise ConversionError(f'{what} holds a {detected} ({ARCHS[detected].summary}), not a {" or ".join(allowed)}')
     try:
         return detected, ARCHS[detected].config_from_shapes(shapes)
     except KeyError as error:

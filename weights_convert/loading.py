@@ -4,12 +4,11 @@ test.py, parity, export, training (pretrained weights, face-ID network, resume) 
 `load_network`, so every one of them gets the same checks: the architecture read off the shapes (and
 checked against the one asked for), every parameter loaded exactly once, nothing left over.
 """
-import hashlib
 import logging
 import os
 
 from core.errors import UserError
-from core.files import atomic_outputs
+from core.files import atomic_outputs, sha256_of
 
 from .checkpoints import ConversionError, read_mindspore_networks, read_torch, write_mindspore
 from .convert import is_mindspore_path, mindspore_network, mindspore_network_from_params, pick_network
@@ -31,7 +30,7 @@ def load_network(path, network=None, arch=None, cache=False):
         name = pick_network(networks, network, path)
         return mindspore_network_from_params(networks[name], arch, name, path)
     cached = _cache_path(path, network) if cache else None
-    digest = _sha256(path) if cache else None
+    digest = sha256_of(path) if cache else None
     if cached and os.path.exists(cached):
         if _read_text(cached + DIGEST_SUFFIX) == digest:
             try:
@@ -54,14 +53,6 @@ DIGEST_SUFFIX = '.sha256'  # beside a cached .ckpt: the SHA-256 of the file it w
 def _cache_path(path, network):
     stem = os.path.splitext(path)[0]
     return f'{stem}.{network}.ckpt' if network else f'{stem}.ckpt'
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_text(path):
