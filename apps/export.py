@@ -13,7 +13,7 @@ os.environ.setdefault('GLOG_v', '3')  # MindSpore's own log: errors only
 
 from core.cli import run_cli  # noqa: E402
 from core.errors import UserError  # noqa: E402
-from core.files import staging_folder  # noqa: E402
+from core.files import publish, staging_folder  # noqa: E402
 from core.registry import ARCHS  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def export(net, path, file_format, size, output_names=None):
                 _name_onnx_tensors(staged, INPUT_NAME, output_names)
         outputs = _run_exported(staged, file_format, x)
         worst = _check(outputs, reference)
-        os.replace(staged, path)
+        publish(staged, path)
     return worst
 
 

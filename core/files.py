@@ -31,11 +31,8 @@ def atomic_outputs(paths):
             os.close(handle)
             temps.append(temp)
         yield temps
-        umask = os.umask(0)
-        os.umask(umask)
         for temp, path in zip(temps, paths):
-            os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600 (and MindSpore's writer 0400)
-            os.replace(temp, path)
+            publish(temp, path)
     except OSError as error:
         raise OutputError(_why_not_written(paths, temps, error)) from None
     except Exception:
@@ -50,6 +47,15 @@ def atomic_outputs(paths):
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 os.remove(leftover)
+
+
+def publish(temp, path):
+    """`temp` renamed to `path` with the permissions a new file gets (mkstemp makes 0600, MindSpore's writers
+    0400)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
+    os.replace(temp, path)
 
 
 def _leftovers(temps):

@@ -281,6 +281,7 @@ def test_manifest_describes_each_model(site):
     assert portrait['size'] == [320, 320] and portrait['output'] == 'd0' and portrait['normalization'] == 'u2net'
     from core.files import sha256_of
     assert portrait['sha256'] == sha256_of(site / portrait['file'])
+    assert os.stat(site / portrait['file']).st_mode & 0o444 == 0o444  # any web server's user may read it
     from apps.export import onnx_names
     assert onnx_names(str(site / portrait['file'])) == (['input'], list(ARCHS['u2netp'].outputs))
 
@@ -304,6 +305,34 @@ def test_build_never_overwrites_a_folder_that_is_not_a_site(tmp_path, weights, c
     assert web_main(['build', '--model', 'u2netp', '--weights', weights['u2netp'], '--out', str(folder)]) == 1
     assert 'not a site built here' in capsys.readouterr().err
     assert os.listdir(folder) == ['keep.jpg']
+
+
+def test_serve_command_serves_until_stopped(site):
+    """python -m web serve as a user runs it: the page on 127.0.0.1, and Ctrl-C/SIGTERM ends it cleanly."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, '-m', 'web', 'serve', str(site), '--port', str(port)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f'http://127.0.0.1:{port}/manifest.json') as response:
+                    assert json.load(response)['models']
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail('the server did not answer')
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 143 and f'http://127.0.0.1:{port}/' in err and 'Traceback' not in err
 
 
 def test_serve_refuses_a_folder_without_a_site(tmp_path, capsys):
