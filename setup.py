@@ -7,10 +7,13 @@ setup(
     description=__doc__,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
+    license='Apache-2.0',  # LICENSE; NOTICE names the upstream projects whose layouts are reproduced
+    classifiers=['License :: OSI Approved :: Apache Software License', 'Programming Language :: Python :: 3'],
     python_requires='>=3.9,<3.12',
     packages=find_packages(include=['core', 'ms_models', 'torch_ref', 'weights_convert', 'apps', 'preprocess', 'parity',
                                     'web']),
     package_data={'web': ['site/*']},  # the page itself: html, css, js modules
+    entry_points={'console_scripts': ['portrait-art = apps.console:main']},
     # MindSpore inference needs only these; PyTorch is for the references, the converter and preprocessing.
     install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm'],
     extras_require={
