@@ -15,7 +15,7 @@ setup(
     package_data={'web': ['site/*']},  # the page itself: html, css, js modules
     entry_points={'console_scripts': ['portrait-art = apps.console:main']},
     # MindSpore inference needs only these; PyTorch is for the references, the converter and preprocessing.
-    install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm'],
+    install_requires=['mindspore==2.10.0', 'numpy<2', 'opencv-contrib-python==4.11.0.86', 'tqdm', 'av==18.1.0'],
     extras_require={
         'torch': ['torch==2.13.0'],
         'preprocess': ['dlib-bin==20.0.1.post1', 'face-recognition-models==0.3.0', 'ai-edge-litert==2.3.0',

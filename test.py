@@ -173,7 +173,7 @@ def _check_video(args):
         raise InputError(f'{args.save_path} is the input video: choose another --save_path')
     from core.files import check_writable
     check_writable(args.save_path)
-    open_video(args.video_path)[0].release()
+    open_video(args.video_path)
 
 
 def _photo_jobs(args):
@@ -215,6 +215,7 @@ def run(args):
         summary = batch.run_on_video(task, args.video_path, args.save_path, progress=not args.quiet)
         logging.info('%d frames in %.1f s (%.2f frames/s) -> %s', summary.done, summary.seconds,
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
+        logging.info('%s', summary.flicker.describe())
         return 0
 
     from preprocess.images import read_rgb, read_rgba

@@ -8,12 +8,13 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from core.errors import UserError
 
 from .images import IMAGE_EXTENSIONS, InputError, list_images, read_rgb, save_image
-from .video import check_video_name, frames, open_video, video_writer
+from .video import VideoReader, check_video_name, video_writer
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class Summary:
     done: int = 0
     failed: list = field(default_factory=list)  # (input, message)
     seconds: float = 0.0
+    flicker: object = None  # videos: a Flicker
 
 
 def folder_jobs(src_folder, dst_folder, extension='.png'):
@@ -79,26 +81,54 @@ def run_on_images(task, jobs, progress=True, read=read_rgb):
 
 
 def run_on_video(task, src, dst, progress=True):
-    """Apply `task` to every frame of `src` and write `dst` with the same size and frame rate."""
+    """Apply `task` to every frame of `src` and write `dst` with the same size, frame rate and sound."""
     check_video_name(dst)
-    capture, fps, size, count = open_video(src)
     summary = Summary()
     start = time.perf_counter()
-    try:
-        with video_writer(dst, fps, size) as write:
-            for frame in tqdm(frames(capture), total=count, unit='frame', disable=not progress,
+    flicker = Flicker()
+    with VideoReader(src) as reader:
+        info = reader.info
+        size = info.size
+        with video_writer(dst, info.rate, size, audio_from=reader) as write:
+            for frame in tqdm(reader.frames(), total=info.count or None, unit='frame', disable=not progress,
                               dynamic_ncols=True):
                 result = task(frame)
                 if result.shape[:2] != (size[1], size[0]):
                     raise InputError(f'{dst}: this model gives {result.shape[1]}x{result.shape[0]} results, '
                                      f'not the video size {size[0]}x{size[1]}')
                 write(result)
+                flicker.add(frame, result)
                 summary.done += 1
             if summary.done == 0:
                 raise InputError(f'{src}: no frame could be read')
-    finally:
-        capture.release()
-    if summary.done < count:
-        logger.warning('%s ended after %d of %d frames (truncated?); wrote those', src, summary.done, count)
+    if summary.done < info.count:
+        logger.warning('%s ended after %d of %d frames (truncated?); wrote those', src, summary.done, info.count)
     summary.seconds = time.perf_counter() - start
+    summary.flicker = flicker
     return summary
+
+
+class Flicker:
+    """How much consecutive results differ, against how much consecutive frames do (mean absolute difference
+    in grey levels, all channels): a ratio well above 1 is flicker the model adds."""
+
+    def __init__(self):
+        self.inputs = self.outputs = 0.0
+        self.pairs = 0
+        self._last = None
+
+    def add(self, frame, result):
+        frame, result = frame.astype(np.float32), result.astype(np.float32)
+        if self._last is not None:
+            self.inputs += float(np.abs(frame - self._last[0]).mean())
+            self.outputs += float(np.abs(result - self._last[1]).mean())
+            self.pairs += 1
+        self._last = frame, result
+
+    def describe(self):
+        if not self.pairs:
+            return 'flicker: one frame, nothing to compare'
+        inputs, outputs = self.inputs / self.pairs, self.outputs / self.pairs
+        ratio = f'{outputs / inputs:.2f}x the input\'s' if inputs > 0 else 'the input does not change'
+        return (f'flicker: consecutive results differ by {outputs:.2f} grey levels on average, consecutive frames '
+                f'by {inputs:.2f} ({ratio})')

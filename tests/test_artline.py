@@ -187,9 +187,8 @@ def test_test_py_on_a_video(weights, tmp_path):
     result = run_script('test', '--model', 'artline', '--video_path', clip, '--save_path', tmp_path / 'lines.avi',
                         '--weights', weights['pth'], '--size', 64, '--quiet')
     assert result.returncode == 0, result.stderr
-    capture, _, size, count = open_video(str(tmp_path / 'lines.avi'))
-    capture.release()
-    assert size == (72, 54) and count == 3
+    info = open_video(str(tmp_path / 'lines.avi'))
+    assert info.size == (72, 54) and info.count == 3
 
 
 @pytest.mark.parametrize('file_format', ['MINDIR', 'ONNX'])

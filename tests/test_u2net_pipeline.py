@@ -105,6 +105,66 @@ def test_portrait_command_on_a_video(portrait, tmp_path):
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
 
 
+def _write_video_with_tone(path, frames, fps=12, seconds=1.0, sample_rate=44100):
+    """An H.264 .mp4 of `frames` with a 440 Hz AAC tone of `seconds`, made with the media library."""
+    import av
+    container = av.open(str(path), 'w')
+    video = container.add_stream('libx264', rate=fps)
+    video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], 'yuv420p'
+    audio = container.add_stream('aac', rate=sample_rate)
+    for i, frame in enumerate(frames):
+        picture = av.VideoFrame.from_ndarray(frame, format='rgb24')
+        picture.pts = i
+        container.mux(video.encode(picture))
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(sample_rate * seconds)) / sample_rate)).astype(np.float32)
+    for start in range(0, len(tone), 1024):
+        sound = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format='flt', layout='mono')
+        sound.sample_rate, sound.pts = sample_rate, start
+        container.mux(audio.encode(sound))
+    container.mux(video.encode(None))
+    container.mux(audio.encode(None))
+    container.close()
+
+
+def _streams(path):
+    """{kind: (codec, frames, seconds)} of a media file, as the media library reads it."""
+    import av
+    with av.open(str(path)) as container:
+        return {s.type: (s.codec_context.name, s.frames, float(s.duration * s.time_base), s.guessed_rate
+                         if s.type == 'video' else s.sample_rate) for s in container.streams}
+
+
+def test_video_keeps_its_sound(tmp_path, caplog):
+    """Frames, frame rate and size kept, the audio stream copied (same codec, same duration), and the
+    flicker figure in the summary."""
+    caplog.set_level('INFO')
+    weights = save_torch(made_up_weights('u2netp', seed=3, gentle_head=True), tmp_path / 'u2netp.pth')
+    clip = [cv2.resize(np.roll(data.astronaut(), 20 * i, axis=1), (96, 72)) for i in range(12)]
+    _write_video_with_tone(tmp_path / 'talk.mp4', clip)
+    out = tmp_path / 'mask.mp4'
+    assert run_cli('--model', 'u2netp', '--video_path', tmp_path / 'talk.mp4', '--save_path', out,
+                   '--weights', weights) == 0
+    source, result = _streams(tmp_path / 'talk.mp4'), _streams(out)
+    assert result['video'][0] == 'h264' and result['video'][1] == 12 and result['video'][3] == 12
+    assert result['audio'][0] == source['audio'][0] == 'aac'
+    assert abs(result['audio'][2] - source['audio'][2]) <= 1 / 12  # within a frame
+    assert 'flicker: consecutive results differ by' in caplog.text
+    capture = cv2.VideoCapture(str(out))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (96, 72)
+
+
+def test_without_pyav_the_frames_are_written_and_the_lost_sound_said(tmp_path, monkeypatch, caplog):
+    from preprocess import batch, video
+    clip = [cv2.resize(np.roll(data.astronaut(), 20 * i, axis=1), (96, 72)) for i in range(4)]
+    _write_video_with_tone(tmp_path / 'talk.mp4', clip)
+    monkeypatch.setattr(video, 'av', None)
+    summary = batch.run_on_video(lambda frame: 255 - frame, str(tmp_path / 'talk.mp4'), str(tmp_path / 'out.avi'),
+                                 progress=False)
+    assert summary.done == 4 and 'the sound of' in caplog.text and 'is dropped' in caplog.text
+    monkeypatch.undo()
+    assert _streams(tmp_path / 'out.avi')['video'][1] == 4 and 'audio' not in _streams(tmp_path / 'out.avi')
+
+
 def test_truncated_video_ends_cleanly_with_what_was_read(tmp_path):
     state = made_up_weights('u2netp', seed=3, gentle_head=True)
     weights = save_torch(state, tmp_path / 'u2netp.pth')
