@@ -21,6 +21,7 @@ examples:
   python test.py --model u2net_portrait --video_path clip.mp4 --save_path drawn.mp4
   python test.py --model u2net_human_seg --photo_path photo.jpg --save_path cutout.png --background transparent
   python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
+  python test.py --photo_path photos/ --save_path cartoons/ --all_faces --report run.json
 
 Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
 U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); or their .ckpt. Without
@@ -62,6 +63,8 @@ def parse_args(argv=None):
                         'u2net_portrait, else 320); the result comes back at the photo\'s size')
     parser.add_argument('--skip_existing', action='store_true',
                         help='leave out photos whose output exists (a rerun of a big folder continues)')
+    parser.add_argument('--report', help='write a JSON report of a photo, folder or video run here: per input its '
+                        'status, faces found and drawn, seconds, output and error (the numbers of the summary)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or step timings')
     return parser.parse_args(argv)
 
@@ -132,7 +135,7 @@ def _segmenter(args):
 
 def check_inputs(args):
     """Every path and flag checked before any model is loaded; returns the (input, output) pairs of a
-    photo run (None for a video)."""
+    photo run to do and those --skip_existing leaves out ((None, []) for a video)."""
     from core.files import check_writable
     from core.registry import find_weights
     source = args.photo_path or args.video_path
@@ -145,18 +148,30 @@ def check_inputs(args):
     if args.aligned and args.model != 'photo2cartoon':
         raise InputError('--aligned is for photo2cartoon (faces aligned already)')
     find_weights(args.model, args.weights)
+    if args.report:
+        _check_report(args)
     if args.model == 'photo2cartoon' and args.segmenter == 'u2net_human_seg':
         find_weights('u2net_human_seg', args.segmenter_weights)
     if args.video_path:
         _check_video(args)
-        return None
-    jobs = _photo_jobs(args)
+        return None, []
+    jobs, skipped = _photo_jobs(args)
     transparent = args.background == 'transparent' and args.model in ('u2net', 'u2netp', 'u2net_human_seg')
     for _, dst in jobs[:1]:
         if transparent and not dst.lower().endswith(('.png', '.webp', '.tif', '.tiff')):
             raise InputError(f'{dst}: a transparent result needs a .png (or .webp/.tif) file name')
         check_writable(dst)
-    return jobs
+    return jobs, skipped
+
+
+def _check_report(args):
+    from core.files import check_writable
+    if not args.report.lower().endswith('.json'):
+        raise InputError(f'--report {args.report}: name the report *.json')
+    source = args.photo_path or args.video_path
+    if os.path.exists(args.report) and os.path.samefile(args.report, source):
+        raise InputError(f'--report {args.report} is the input: choose another name')
+    check_writable(args.report)
 
 
 def _check_video(args):
@@ -192,20 +207,22 @@ def _photo_jobs(args):
             raise InputError(f'{args.save_path}: give an image file name ({", ".join(IMAGE_EXTENSIONS)}) or a folder')
         jobs = [(args.photo_path, save_path)]
     batch.check_jobs(jobs, ('', '_aligned', '_mask') if args.save_aligned else ('',))
-    if args.skip_existing:
-        kept = [(src, dst) for src, dst in jobs if not os.path.exists(dst)]
-        logging.info('--skip_existing: %d of %d outputs exist already, %d to do', len(jobs) - len(kept), len(jobs),
-                     len(kept))
-        jobs = kept
-    return jobs
+    if not args.skip_existing:
+        return jobs, []
+    kept = [(src, dst) for src, dst in jobs if not os.path.exists(dst)]
+    logging.info('--skip_existing: %d of %d outputs exist already, %d to do', len(jobs) - len(kept), len(jobs),
+                 len(kept))
+    return kept, [job for job in jobs if job not in kept]
 
 
 def run(args):
     from preprocess import batch
 
-    jobs = check_inputs(args)
+    jobs, skipped = check_inputs(args)
     if jobs == []:
         logging.info('nothing to do: every output exists (--skip_existing)')
+        if args.report:
+            batch.write_report(batch.photo_report(batch.Summary(), skipped), args.report)
         return 0
     from ms_models.inference import configure
     configure(args.device_target, args.mode)
@@ -216,10 +233,14 @@ def run(args):
         logging.info('%d frames in %.1f s (%.2f frames/s) -> %s', summary.done, summary.seconds,
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
         logging.info('%s', summary.flicker.describe())
+        if args.report:
+            batch.write_report(batch.video_report(summary, args.video_path, args.save_path), args.report)
         return 0
 
     from preprocess.images import read_rgb, read_rgba
     summary = batch.run_on_images(task, jobs, progress=not args.quiet, read=read_rgba if args.aligned else read_rgb)
+    if args.report:
+        batch.write_report(batch.photo_report(summary, skipped), args.report)
     if len(jobs) == 1 and summary.failed:
         raise InputError(summary.failed[0][1])
     if len(jobs) == 1 and preprocessor is not None and not args.quiet:

@@ -3,15 +3,17 @@
 One bad photo is reported and skipped, never stopping the rest; every output is written atomically; long
 runs show a progress bar with rate and ETA.
 """
+import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
 from core.errors import UserError
+from core.files import atomic_outputs
 
 from .images import IMAGE_EXTENSIONS, InputError, list_images, read_rgb, save_image
 from .video import VideoReader, check_video_name, video_writer
@@ -20,11 +22,24 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class Item:
+    """One input of a run, as the report (--report) gives it."""
+    input: str
+    output: str
+    status: str  # done, failed, skipped
+    seconds: float = 0.0
+    error: str = None
+    faces_found: int = None  # tasks that look for faces
+    faces_drawn: int = None
+
+
+@dataclass
 class Summary:
     done: int = 0
     failed: list = field(default_factory=list)  # (input, message)
     seconds: float = 0.0
     flicker: object = None  # videos: a Flicker
+    items: list = field(default_factory=list)  # photos: an Item each, in input order
 
 
 def folder_jobs(src_folder, dst_folder, extension='.png'):
@@ -68,16 +83,52 @@ def run_on_images(task, jobs, progress=True, read=read_rgb):
     bar = tqdm(jobs, unit='image', disable=not progress or len(jobs) < 2, dynamic_ncols=True)
     for src, dst in bar:
         bar.set_postfix_str(os.path.basename(src), refresh=False)
+        item = Item(src, dst, 'done')
+        began = time.perf_counter()
         try:
-            save_outputs(task(read(src)), dst)
+            image = read(src)
+            try:
+                result = task(image)
+            finally:  # a photo the task refused (no face, say) is reported with what it found
+                item.faces_found, item.faces_drawn = getattr(task, 'faces_seen', (None, None))
+            save_outputs(result, dst)
             summary.done += 1
         except UserError as error:  # this photo (or its output) is bad: report it, go on with the rest
             message = str(error) if str(error).startswith(src) else f'{src}: {error}'
             summary.failed.append((src, message))
+            item.status, item.error = 'failed', message
             if len(jobs) > 1:  # a single photo's failure is the caller's error message, said once
                 logger.warning('skipped %s', message)
+        item.seconds = time.perf_counter() - began
+        summary.items.append(item)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def photo_report(summary, skipped=()):
+    """The --report of a photo or folder run: the summary's numbers, and every input (those --skip_existing
+    left out as 'skipped')."""
+    items = summary.items + [Item(src, dst, 'skipped') for src, dst in skipped]
+    return {'kind': 'photos', 'total': len(items), 'done': summary.done, 'failed': len(summary.failed),
+            'skipped': len(skipped), 'seconds': summary.seconds, 'items': [asdict(item) for item in items]}
+
+
+def video_report(summary, src, dst):
+    flicker = summary.flicker
+    pairs = max(flicker.pairs, 1)
+    return {'kind': 'video', 'input': src, 'output': dst, 'frames': summary.done, 'seconds': summary.seconds,
+            'frames_per_second': summary.done / max(summary.seconds, 1e-9),
+            'flicker': {'results': flicker.outputs / pairs, 'frames': flicker.inputs / pairs}}
+
+
+def write_report(report, path):
+    """`report` as JSON at `path`, atomically, read back before it replaces anything."""
+    with atomic_outputs([path]) as (temp,):
+        with open(temp, 'w') as f:
+            json.dump(report, f, indent=1)
+        with open(temp) as f:
+            json.load(f)
+    logger.info('report -> %s', path)
 
 
 def run_on_video(task, src, dst, progress=True):

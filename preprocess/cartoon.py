@@ -94,10 +94,15 @@ class Cartoonizer:
         self.preprocessor = preprocessor
         self.all_faces = all_faces
         self.save_aligned = save_aligned
+        self.faces_seen = (None, None)  # (found, drawn) in the last photo
 
     def __call__(self, image):
         results = {}
-        faces = self.preprocessor(image, self.all_faces)
+        faces = []
+        try:
+            faces = self.preprocessor(image, self.all_faces)
+        finally:  # a photo without a face is reported too
+            self.faces_seen = (self.preprocessor.faces_found, len(faces))
         found = self.preprocessor.faces_found
         if found > len(faces):
             logger.info('found %d faces, drew %d: %s', found, len(faces),

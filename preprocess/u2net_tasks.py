@@ -4,11 +4,15 @@ Each task takes the model forward as `predict(x) -> list of arrays` (the seven s
 the same code runs MindSpore and the PyTorch reference. The network always sees a fixed-size input (512 or
 320): a photo of any size costs the same forward, and only the resizes scale with it.
 """
+import logging
+
 import cv2
 import numpy as np
 
 from .faces import largest_first
 from .u2net_io import normalize_map, to_grey, u2net_input
+
+logger = logging.getLogger(__name__)
 
 
 def crop_face_for_portrait(image, face):
@@ -44,10 +48,14 @@ class PortraitDrawing:
         self.predict = predict
         self.faces = faces
         self.input_size = input_size
+        self.faces_seen = (None, None)  # with a detector: (faces found, drawn) in the last photo
 
     def __call__(self, image):
         if self.faces is not None:
             found = largest_first(self.faces(image))
+            self.faces_seen = (len(found), min(len(found), 1))
+            if len(found) > 1:
+                logger.info('found %d faces, drew the largest', len(found))
             if found:
                 image = crop_face_for_portrait(image, found[0])
         d0 = self.predict(u2net_input(image, self.input_size))[0][0, 0]

@@ -3,6 +3,7 @@
 Real weights cannot be downloaded here, so the tests make U2NET weights in the upstream layout (with a
 gentle head, so the drawings are not saturated) and run the real command on a real photo.
 """
+import json
 import os
 
 import cv2
@@ -84,6 +85,32 @@ def test_portrait_command_on_a_folder_skips_the_bad_photo(portrait, astronaut, t
     assert Image.open(out / 'sub' / 'grey.png').size == (200, 150)
 
 
+def test_report_holds_the_numbers_of_the_summary(portrait, astronaut, tmp_path, caplog):
+    """--report: every input with its status, faces found and drawn, seconds, output and error; the totals
+    and messages are the printed summary's."""
+    import re
+    caplog.set_level('INFO')
+    weights, _ = portrait
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    Image.open(astronaut).save(photos / 'a_face.png')
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(photos / 'b_noise.png')
+    (photos / 'c_broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not really a jpeg')
+    out, report = tmp_path / 'drawings', tmp_path / 'run.json'
+    assert run_cli('--model', 'u2net_portrait', '--photo_path', photos, '--save_path', out, '--weights', weights,
+                   '--face_crop', '--report', report) == 3
+    written = json.loads(report.read_text())
+    done, total, seconds = re.search(r'(\d+) of (\d+) done in ([\d.]+) s', caplog.text).groups()
+    assert (written['done'], written['total'], f'{written["seconds"]:.1f}') == (int(done), int(total), seconds)
+    face, noise, broken = written['items']
+    assert (face['status'], face['faces_drawn']) == ('done', 1) and face['faces_found'] >= 1
+    assert face['output'] == str(out / 'a_face.png') and face['seconds'] > 0
+    assert (noise['status'], noise['faces_found'], noise['faces_drawn']) == ('done', 0, 0)  # the whole photo drawn
+    assert broken['status'] == 'failed' and f'  failed: {broken["error"]}' in caplog.text
+    assert broken['faces_found'] is None  # never read, never looked at
+    assert written['failed'] == 1 and written['skipped'] == 0
+
+
 def _write_video(path, frames, fps=12.0):
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, (width, height))
@@ -143,12 +170,14 @@ def test_video_keeps_its_sound(tmp_path, caplog):
     _write_video_with_tone(tmp_path / 'talk.mp4', clip)
     out = tmp_path / 'mask.mp4'
     assert run_cli('--model', 'u2netp', '--video_path', tmp_path / 'talk.mp4', '--save_path', out,
-                   '--weights', weights) == 0
+                   '--weights', weights, '--report', out.with_suffix('.json')) == 0
     source, result = _streams(tmp_path / 'talk.mp4'), _streams(out)
     assert result['video'][0] == 'h264' and result['video'][1] == 12 and result['video'][3] == 12
     assert result['audio'][0] == source['audio'][0] == 'aac'
     assert abs(result['audio'][2] - source['audio'][2]) <= 1 / 12  # within a frame
     assert 'flicker: consecutive results differ by' in caplog.text
+    report = json.loads(out.with_suffix('.json').read_text())
+    assert report['frames'] == 12 and f'{report["flicker"]["results"]:.2f} grey levels' in caplog.text
     capture = cv2.VideoCapture(str(out))
     assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (96, 72)
 
