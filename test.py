@@ -16,12 +16,14 @@ examples:
   python test.py --photo_path photo.jpg --save_path cartoon.png --weights photo2cartoon_weights.pt
   python test.py --photo_path photos/ --save_path cartoons/ --save_aligned
   python test.py --photo_path face_256.png --save_path cartoon.png --aligned
+  python test.py --photo_path friends.jpg --save_path friends_cartoon.png --all_faces --paste_back
   python test.py --model u2net_portrait --photo_path photo.jpg --save_path drawing.png --weights u2net_portrait.pth
   python test.py --model u2net_portrait --photo_path photo.jpg --save_path face.png --face_crop
   python test.py --model u2net_portrait --video_path clip.mp4 --save_path drawn.mp4
   python test.py --model u2net_human_seg --photo_path photo.jpg --save_path cutout.png --background transparent
   python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
   python test.py --photo_path photos/ --save_path cartoons/ --all_faces --report run.json
+  msrun --worker_num=2 --local_worker_num=2 --join=True test.py --photo_path big/ --save_path out/ --distribute
 
 Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
 U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); or their .ckpt. Without
@@ -49,6 +51,8 @@ def parse_args(argv=None):
                              'segmentation (needs --segmenter_weights)')
     parser.add_argument('--segmenter_weights', help='u2net_human_seg.pth or .ckpt for --segmenter u2net_human_seg')
     parser.add_argument('--all_faces', action='store_true', help='photo2cartoon: every face, not only the largest')
+    parser.add_argument('--paste_back', action='store_true',
+                        help='photo2cartoon: the cartoon face(s) warped back into the photo, at its size')
     parser.add_argument('--save_aligned', action='store_true',
                         help='photo2cartoon: also save the aligned face and its mask (<name>_aligned, <name>_mask)')
     parser.add_argument('--aligned', action='store_true',
@@ -61,6 +65,8 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, help='artline: the longer side the network sees, in pixels (default: the '
                         'export\'s training size, else 650); U^2-Net models: its square input side (default: 512 for '
                         'u2net_portrait, else 320); the result comes back at the photo\'s size')
+    parser.add_argument('--distribute', action='store_true',
+                        help='under msrun: each worker takes its share of the sorted photos, rank 0 gives the summary')
     parser.add_argument('--skip_existing', action='store_true',
                         help='leave out photos whose output exists (a rerun of a big folder continues)')
     parser.add_argument('--report', help='write a JSON report of a photo, folder or video run here: per input its '
@@ -94,7 +100,7 @@ def build_task(args):
         from preprocess.cartoon import Cartoonizer, FacePreprocessor
         from preprocess.faces import landmark_detector
         preprocessor = FacePreprocessor(landmark_detector(args.detector), _segmenter(args))
-        return Cartoonizer(predict, preprocessor, args.all_faces, args.save_aligned), preprocessor
+        return Cartoonizer(predict, preprocessor, args.all_faces, args.save_aligned, args.paste_back), preprocessor
     if args.model == 'u2net_portrait':
         from preprocess.faces import landmark_detector
         from preprocess.u2net_tasks import PortraitDrawing
@@ -147,6 +153,8 @@ def check_inputs(args):
         raise InputError('--size is for artline and the U^2-Net models; photo2cartoon draws at its generator\'s size')
     if args.aligned and args.model != 'photo2cartoon':
         raise InputError('--aligned is for photo2cartoon (faces aligned already)')
+    if args.paste_back and (args.model != 'photo2cartoon' or args.aligned):
+        raise InputError('--paste_back is for photo2cartoon on photos (an aligned face has no photo to go back to)')
     find_weights(args.model, args.weights)
     if args.report:
         _check_report(args)
@@ -155,6 +163,8 @@ def check_inputs(args):
     if args.video_path:
         _check_video(args)
         return None, []
+    if args.distribute and not os.path.isdir(args.photo_path):
+        raise InputError('--distribute shares out the photos of a folder: give a folder as --photo_path')
     jobs, skipped = _photo_jobs(args)
     transparent = args.background == 'transparent' and args.model in ('u2net', 'u2netp', 'u2net_human_seg')
     for _, dst in jobs[:1]:
@@ -176,6 +186,8 @@ def _check_report(args):
 
 def _check_video(args):
     from preprocess.video import check_video_name, open_video
+    if args.distribute:
+        raise InputError('--distribute shares out the photos of a folder; a video runs on one worker')
     if args.model == 'photo2cartoon':
         raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models and '
                          'artline')
@@ -222,7 +234,7 @@ def run(args):
     if jobs == []:
         logging.info('nothing to do: every output exists (--skip_existing)')
         if args.report:
-            batch.write_report(batch.photo_report(batch.Summary(), skipped), args.report)
+            _write_report(batch.photo_report(batch.Summary(), skipped), args.report)
         return 0
     from ms_models.inference import configure
     configure(args.device_target, args.mode)
@@ -234,13 +246,24 @@ def run(args):
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
         logging.info('%s', summary.flicker.describe())
         if args.report:
-            batch.write_report(batch.video_report(summary, args.video_path, args.save_path), args.report)
+            _write_report(batch.video_report(summary, args.video_path, args.save_path), args.report)
         return 0
 
+    rank, world = 0, 1
+    if args.distribute:
+        from ms_models.inference import join_job
+        rank, world = join_job()
+        logging.info('rank %d in a world of %d: %d of the %d photos', rank, world, len(jobs[rank::world]), len(jobs))
+    mine = jobs[rank::world]  # the sorted list, dealt round: each output written by exactly one worker
     from preprocess.images import read_rgb, read_rgba
-    summary = batch.run_on_images(task, jobs, progress=not args.quiet, read=read_rgba if args.aligned else read_rgb)
+    summary = batch.run_on_images(task, mine, progress=not args.quiet, read=read_rgba if args.aligned else read_rgb)
+    if args.distribute:
+        from ms_models.inference import barrier
+        summary = batch.gather_summaries(summary, rank, world, _rank_folder(args), barrier)
+        if rank != 0:  # rank 0 says it all, once
+            return _status(summary)
     if args.report:
-        batch.write_report(batch.photo_report(summary, skipped), args.report)
+        _write_report(batch.photo_report(summary, skipped), args.report)
     if len(jobs) == 1 and summary.failed:
         raise InputError(summary.failed[0][1])
     if len(jobs) == 1 and preprocessor is not None and not args.quiet:
@@ -249,9 +272,25 @@ def run(args):
                  jobs[0][1] if len(jobs) == 1 else args.save_path)
     for _, message in summary.failed:
         logging.info('  failed: %s', message)
+    return _status(summary)
+
+
+def _write_report(report, path):
+    from preprocess.batch import write_report
+    write_report(report, path)
+    logging.info('report -> %s', path)
+
+
+def _status(summary):
     if summary.failed:
         return 1 if summary.done == 0 else 3
     return 0
+
+
+def _rank_folder(args):
+    """Where the workers of a --distribute run leave their results for rank 0: beside the outputs."""
+    folder = args.save_path if os.path.isdir(args.photo_path) else os.path.dirname(os.path.abspath(args.save_path))
+    return os.path.join(folder, '.distribute')
 
 
 def main(argv=None):

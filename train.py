@@ -39,17 +39,11 @@ def parse_args(argv=None):
 def distributed_setup():
     """(rank, world size, gradient-reducer factory) under msrun."""
     from mindspore import nn
-    from mindspore.communication import get_group_size, get_rank, init
 
-    from core.errors import UserError
-    try:
-        init()
-    except RuntimeError as error:
-        raise UserError(f'--distribute: no msrun job to join ({str(error).strip().splitlines()[0]}); start '
-                        'train.py under msrun (see the examples)') from None
-    world = get_group_size()
+    from ms_models.inference import join_job
+    rank, world = join_job()
     # value_and_grad does not average gradients across workers by itself: the reducer does.
-    return get_rank(), world, lambda params: nn.DistributedGradReducer(params, mean=True, degree=world)
+    return rank, world, lambda params: nn.DistributedGradReducer(params, mean=True, degree=world)
 
 
 def main(argv=None):

@@ -22,6 +22,7 @@ from preprocess.images import save_image
 from weights_convert import ConversionError, NetworkNotFound, load_network
 
 from . import training_checkpoints as checkpoints
+from .plots import LossHistory
 from .training_checkpoints import assign_weights
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class Training:
         start = checkpoints.load_latest(self.model_dir, self.networks(), self.state_params()) if config.resume else 0
         if start:
             logger.info('resumed from step %d (%s)', start, self.model_dir)
+        history = LossHistory(self.image_dir, D_TERMS, G_TERMS)
+        history.resume(start)
         steps = range(start + 1, config.iteration + 1)
         bar = tqdm(steps, total=len(steps), unit='step', disable=config.quiet or self.rank != 0,
                    dynamic_ncols=True)
@@ -103,10 +106,13 @@ class Training:
             bar.set_postfix_str(f'd_loss {d_loss:.4f} g_loss {g_loss:.4f}', refresh=False)
             if self.rank != 0:
                 continue
+            history.add(step, d_loss, g_loss, d_terms, g_terms)
             if step % 10 == 0 or step == config.iteration:
                 elapsed = time.perf_counter() - began
                 logger.info('[%d/%d] %.2f s/step d_loss %.6f g_loss %.6f (%s)', step, config.iteration,
                             elapsed / (step - start), d_loss, g_loss, _terms(d_terms, D_TERMS, g_terms, G_TERMS))
+            if step % config.print_freq == 0 or step == config.iteration:
+                history.save()  # img/losses.png and .csv, every term
             if step % config.print_freq == 0:
                 self.save_samples(step)
             if step % config.save_freq == 0 or step == config.iteration:

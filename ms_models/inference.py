@@ -28,6 +28,23 @@ def configure(device_target='CPU', mode='graph', device_id=None):
         ms.set_device(device_target, device_id)  # only allowed before the first kernel runs
 
 
+def join_job():
+    """(rank, world size) of this worker in an msrun job; a UserError when there is no job to join."""
+    from mindspore.communication import get_group_size, get_rank, init
+    try:
+        init()
+    except RuntimeError as error:
+        raise UserError(f'--distribute: no msrun job to join ({str(error).strip().splitlines()[0]}); start '
+                        'the command under msrun (see its examples)') from None
+    return get_rank(), get_group_size()
+
+
+def barrier():
+    """Wait until every worker of the job has come here (a one-number AllReduce)."""
+    from mindspore import ops
+    ops.AllReduce()(ms.Tensor(np.ones(1, np.float32))).asnumpy()
+
+
 class Predictor:
     """`predictor(x)` -> list of numpy outputs, for a network in inference mode."""
 

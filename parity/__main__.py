@@ -21,6 +21,7 @@ examples:
   python -m parity --torch-weights photo2cartoon_weights.pt --network genA2B
   python -m parity --torch-weights u2net.pth --ms-weights u2net.ckpt   # check a conversion made elsewhere
   python -m parity --arch discriminator --config n_layers=5 ndf=64 --json report.json
+  python -m parity --arch u2netp --plot errors.png            # where a port diverges, as a picture
   python -m parity --train-step                           # one photo2cartoon D+G training step: losses, gradients
   python -m parity --train-step --config ch=8 img_size=96 faceid=False --batch 2
 """
@@ -49,6 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--grad', action='store_true', help='also compare the gradient of every parameter')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', help='write the full report(s) here')
+    parser.add_argument('--plot', help='draw each layer\'s error against its tolerance, in execution order, the '
+                        'first failing layer marked (PNG)')
     parser.add_argument('--quiet', action='store_true', help='only the verdict line')
     args = parser.parse_args(argv)
     if not (args.all or args.arch or args.torch_weights or args.ms_weights or args.train_step):
@@ -87,9 +90,13 @@ def main(argv=None):
 def _parity(argv):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
-    if args.json:
-        from core.files import check_writable
-        check_writable(args.json)  # now, not after minutes of comparisons
+    from core.files import check_writable
+    for path in (args.json, args.plot):
+        if path:
+            check_writable(path)  # now, not after minutes of comparisons
+    if args.plot and not args.plot.lower().endswith('.png'):
+        from core.errors import UserError
+        raise UserError(f'--plot {args.plot}: name the picture *.png')
     import ms_models  # noqa: F401  (before MindSpore: fast oneDNN kernels)
     from core.registry import ARCHS
     from parity.report import table, to_json, verdict
@@ -103,6 +110,9 @@ def _parity(argv):
         print(verdict(report) if args.quiet or args.all else table(report), flush=True)
     if args.json:
         to_json(reports, args.json)
+    if args.plot:
+        from apps.plots import parity_errors
+        parity_errors(reports, args.plot)
     return 0 if all(r.ok for r in reports) else 1
 
 

@@ -17,8 +17,9 @@ def eye_angle(landmarks):
 
 
 def rotate_level_eyes(image, landmarks):
-    """(rotated image, rotated landmarks): the whole photo rotated about its centre so the eye corners are
-    level, the canvas grown to hold it, the new corners white."""
+    """(rotated image, rotated landmarks, the 2x3 matrix from photo to rotated pixel coordinates): the whole
+    photo rotated about its centre so the eye corners are level, the canvas grown to hold it, the new
+    corners white."""
     radian = eye_angle(landmarks)
     height, width = image.shape[:2]
     cos, sin = math.cos(radian), math.sin(radian)
@@ -29,7 +30,7 @@ def rotate_level_eyes(image, landmarks):
                        [-sin, cos, sin * width / 2. + (1 - cos) * height / 2. + ty]])
     rotated = cv2.warpAffine(image, matrix, (new_w, new_h), borderValue=(255, 255, 255))
     points = np.concatenate([landmarks, np.ones((len(landmarks), 1))], axis=1) @ matrix.T
-    return rotated, points
+    return rotated, points, matrix
 
 
 def crop_box(landmarks):

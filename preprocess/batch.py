@@ -113,6 +113,32 @@ def photo_report(summary, skipped=()):
             'skipped': len(skipped), 'seconds': summary.seconds, 'items': [asdict(item) for item in items]}
 
 
+def gather_summaries(summary, rank, world, folder, barrier):
+    """Under msrun: every worker leaves its summary in `folder`; once all have (`barrier()` returns on every
+    worker), rank 0 gets them merged, in input order, and removes them; the other ranks get their own."""
+    part = os.path.join(folder, f'rank_{rank}.json')
+    write_report(photo_report(summary), part)
+    barrier()
+    if rank != 0:
+        return summary
+    merged = Summary()
+    for other in range(world):
+        path = os.path.join(folder, f'rank_{other}.json')
+        with open(path) as f:
+            report = json.load(f)
+        os.remove(path)
+        merged.done += report['done']
+        merged.seconds = max(merged.seconds, report['seconds'])
+        merged.items += [Item(**item) for item in report['items']]
+    merged.items.sort(key=lambda item: item.input)
+    merged.failed = [(item.input, item.error) for item in merged.items if item.status == 'failed']
+    try:
+        os.rmdir(folder)
+    except OSError:  # something else in it: leave it
+        pass
+    return merged
+
+
 def video_report(summary, src, dst):
     flicker = summary.flicker
     pairs = max(flicker.pairs, 1)
@@ -128,7 +154,6 @@ def write_report(report, path):
             json.dump(report, f, indent=1)
         with open(temp) as f:
             json.load(f)
-    logger.info('report -> %s', path)
 
 
 def run_on_video(task, src, dst, progress=True):

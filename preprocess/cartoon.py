@@ -25,6 +25,7 @@ class AlignedFace:
     rgba: np.ndarray  # square crop, alpha = segmentation mask
     landmarks: np.ndarray  # in the crop's coordinates
     angle_degrees: float  # how far the eyes were from level in the photo
+    to_photo: np.ndarray = None  # 2x3 affine from the crop's pixel coordinates to the photo's
 
 
 class FacePreprocessor:
@@ -50,14 +51,16 @@ class FacePreprocessor:
         for face in faces if all_faces else faces[:1]:
             if min(np.ptp(face.landmarks, axis=0)) < MIN_FACE_SIDE:
                 continue
-            rotated, points = rotate_level_eyes(image, face.landmarks)
+            rotated, points, rotation = rotate_level_eyes(image, face.landmarks)
             self.timings['rotate'] += clock.lap()
             crop, origin = crop_face(rotated, points)
             self.timings['crop'] += clock.lap()
             mask = self.segmenter(crop)
             self.timings['segment'] += clock.lap()
+            crop_to_rotated = np.array([[1, 0, origin[0]], [0, 1, origin[1]], [0, 0, 1]], np.float64)
+            to_photo = (np.linalg.inv(np.vstack([rotation, [0, 0, 1]])) @ crop_to_rotated)[:2]
             aligned.append(AlignedFace(np.dstack([crop, mask]), points - origin,
-                                       float(np.degrees(eye_angle(face.landmarks)))))
+                                       float(np.degrees(eye_angle(face.landmarks))), to_photo))
         return aligned
 
 
@@ -86,14 +89,46 @@ def cartoon_output(generated, mask):
     return (cartoon * mask + 255 * (1 - mask)).astype(np.uint8)
 
 
-class Cartoonizer:
-    """Photo -> {'': cartoon 256x256 RGB} (and '_aligned', '_mask' when asked; one set per face with all_faces)."""
+FEATHER = 0.06  # of the crop's side: the pasted face fades out over this much towards the crop's edge
+MASK_BLUR = 2.0  # pixels at 256: the segmentation mask's edge softened
 
-    def __init__(self, predict, preprocessor, all_faces=False, save_aligned=False):
+
+def paste_back(photo, faces, cartoons, masks):
+    """(the photo with each cartoon warped back through the inverse of its alignment and blended in with
+    its feathered mask, the blend weight per pixel): pixels no face reaches keep their exact values."""
+    height, width = photo.shape[:2]
+    out = photo.astype(np.float32)
+    weight = np.zeros((height, width), np.float32)
+    for face, cartoon, mask in zip(faces, cartoons, masks):
+        size = cartoon.shape[0]
+        scale = face.rgba.shape[0] / size  # the cartoon is the crop resized: pixel centres map as cv2.resize's
+        to_crop = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])
+        matrix = (np.vstack([face.to_photo, [0, 0, 1]]) @ to_crop)[:2]
+        alpha = cv2.GaussianBlur(mask[:, :, 0].astype(np.float32), (0, 0), MASK_BLUR) * _edge_ramp(size)
+        warped = cv2.warpAffine(cartoon.astype(np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
+        alpha = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        out = out * (1 - alpha[:, :, None]) + warped * alpha[:, :, None]
+        weight = np.maximum(weight, alpha)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8), weight
+
+
+def _edge_ramp(size):
+    """1 inside, falling linearly to 0 over FEATHER of the side at the square's edges."""
+    distance = np.minimum(np.arange(size), np.arange(size)[::-1]).astype(np.float32) + 0.5
+    ramp = np.clip(distance / (FEATHER * size), 0, 1)
+    return np.minimum(ramp[:, None], ramp[None, :])
+
+
+class Cartoonizer:
+    """Photo -> {'': cartoon 256x256 RGB} (and '_aligned', '_mask' when asked; one set per face with all_faces).
+    With paste_back, {'': the photo with every cartoon face pasted back} (and the aligned sets when asked)."""
+
+    def __init__(self, predict, preprocessor, all_faces=False, save_aligned=False, paste_back=False):
         self.predict = predict
         self.preprocessor = preprocessor
         self.all_faces = all_faces
         self.save_aligned = save_aligned
+        self.paste_back = paste_back
         self.faces_seen = (None, None)  # (found, drawn) in the last photo
 
     def __call__(self, image):
@@ -108,13 +143,21 @@ class Cartoonizer:
             logger.info('found %d faces, drew %d: %s', found, len(faces),
                         'the others are under %d pixels' % MIN_FACE_SIDE if self.all_faces
                         else 'the largest; --all_faces draws every one')
+        elif found > 1:
+            logger.info('found %d faces, drew all %d', found, found)
+        cartoons, masks = [], []
         for i, face in enumerate(faces, start=1):
             prefix = f'_face{i}' if self.all_faces else ''
             x, mask = generator_input(face.rgba)
-            results[prefix] = cartoon_output(self.predict(x)[0][0], mask)
+            cartoons.append(cartoon_output(self.predict(x)[0][0], mask))
+            masks.append(mask)
+            if not self.paste_back:
+                results[prefix] = cartoons[-1]
             if self.save_aligned:
                 results[prefix + '_aligned'] = np.ascontiguousarray(face.rgba[:, :, :3])
                 results[prefix + '_mask'] = np.ascontiguousarray(face.rgba[:, :, 3])
+        if self.paste_back:
+            results[''] = paste_back(image, faces, cartoons, masks)[0]
         return results
 
 

@@ -178,3 +178,42 @@ def test_u2net_human_segmentation_as_the_mask(generator, tmp_path):
     aligned = np.asarray(Image.open(tmp_path / 'cartoon_aligned.png'))
     mask = np.asarray(Image.open(tmp_path / 'cartoon_mask.png'))
     assert mask.shape == aligned.shape[:2] and mask.std() > 10
+
+
+def two_portraits():
+    """Two real portraits side by side (the astronaut, Grace Hopper at the same height)."""
+    import cv2
+    hopper = PHOTOS['grace_hopper']()
+    hopper = cv2.resize(hopper, (round(hopper.shape[1] * 512 / hopper.shape[0]), 512), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(np.concatenate([data.astronaut(), hopper], axis=1))
+
+
+def test_paste_back_puts_every_cartoon_face_back_and_leaves_the_rest(preprocessor, generator, tmp_path):
+    from preprocess.cartoon import cartoon_output, paste_back
+    weights, state = generator
+    predict = Predictor(mindspore_network(state).net)
+    photo = two_portraits()
+    faces = preprocessor(photo, all_faces=True)  # largest first; dlib also finds a small false face on the suit
+    assert len(faces) >= 2
+    for face in faces:  # the inverse alignment takes the crop's landmarks back onto the photo's
+        found = [f.landmarks for f in DlibLandmarks()(photo)]
+        back = np.c_[face.landmarks, np.ones(68)] @ face.to_photo.T
+        assert min(np.abs(back - landmarks).max() for landmarks in found) < 1.0
+    inputs = [generator_input(face.rgba) for face in faces]
+    cartoons = [cartoon_output(predict(x)[0][0], mask) for x, mask in inputs]
+    pasted, weight = paste_back(photo, faces, cartoons, [mask for _, mask in inputs])
+
+    assert pasted.shape == photo.shape
+    untouched = weight == 0
+    assert untouched.mean() > 0.5 and np.array_equal(pasted[untouched], photo[untouched])
+    for face in faces[:2]:  # both real faces changed
+        box = np.c_[face.landmarks, np.ones(68)] @ face.to_photo.T
+        (left, top), (right, bottom) = box.min(0).astype(int), box.max(0).astype(int)
+        assert np.abs(pasted[top:bottom, left:right].astype(int) - photo[top:bottom, left:right]).mean() > 10
+
+    # the command gives the same picture, and says what it found
+    Image.fromarray(photo).save(tmp_path / 'two.png')
+    out = tmp_path / 'two_cartoon.png'
+    assert cli.main(['--photo_path', str(tmp_path / 'two.png'), '--save_path', str(out), '--weights', weights,
+                     '--all_faces', '--paste_back', '--mode', 'pynative', '--quiet']) == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - pasted).max() <= 1

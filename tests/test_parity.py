@@ -127,16 +127,26 @@ def test_cli_checks_a_conversion_made_elsewhere(tmp_path):
     ms.save_checkpoint([{'name': k, 'data': v} for k, v in ckpt.items()], str(tmp_path / 'bad.ckpt'))
 
     good = _parity('--torch-weights', tmp_path / 'u2netp.pth', '--ms-weights', tmp_path / 'good.ckpt',
-                   '--size', 64, 48, '--quiet')
+                   '--size', 64, 48, '--quiet', '--plot', tmp_path / 'good.png')
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.startswith('OK    u2netp eval')
 
     bad = _parity('--torch-weights', tmp_path / 'u2netp.pth', '--ms-weights', tmp_path / 'bad.ckpt',
-                  '--size', 64, 48)
+                  '--size', 64, 48, '--plot', tmp_path / 'bad.png')
     assert bad.returncode == 1
+    assert red_pixels(tmp_path / 'good.png') == 0 and red_pixels(tmp_path / 'bad.png') > 100  # failures drawn red
     assert 'first mismatch at stage3.rebnconv2.conv_s1:' in bad.stdout
     assert 'weight differs: stage3.rebnconv2.conv_s1.weight' in bad.stdout
     assert 'stage3.rebnconv2.conv_s1 ' in bad.stdout.split('<-- first mismatch')[0].splitlines()[-1]
+
+
+def red_pixels(path):
+    """How many pixels of a --plot picture are matplotlib's red (the rows over tolerance, the first-failure mark)."""
+    from PIL import Image
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert('RGB')).astype(int)
+    assert rgb.shape[1] == 1200 and rgb.std() > 5
+    return int((np.abs(rgb - (214, 39, 40)).sum(axis=2) < 60).sum())
 
 
 def test_cli_json_train_and_grad(tmp_path):

@@ -115,6 +115,7 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
         [f'{name}.ckpt' for name in TRAINING_NETWORKS] + [training_checkpoints.STATE_FILE])
     grid = Image.open(results / 'img' / 'A2B_0000003.png')
     assert grid.size == (4 * 64, 7 * 64)  # train and test sample, twice each; real, CAM, A2A, CAM, A2B, CAM, A2B2A
+    assert_loss_history(results / 'img', steps=[1, 2, 3])
 
     # A trained checkpoint goes back to upstream's layout, loadable with strict=True.
     exported = tmp_path / 'exported.pt'
@@ -133,6 +134,18 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     state = ms.load_checkpoint(str(model_dir / 'step_0000003' / training_checkpoints.STATE_FILE))
     assert float(state['G_optim.step'].asnumpy()) == 3 and float(state['D_optim.step'].asnumpy()) == 3
     assert float(state['G_optim.learning_rate'].asnumpy()) == ms_train.learning_rate(3, 1e-4, 3)
+    assert_loss_history(results / 'img', steps=[1, 2, 3])  # steps 1-2 kept from the first run, 3 redone
+
+
+def assert_loss_history(folder, steps):
+    """img/losses.csv holds every term at every step; img/losses.png draws them (a picture, not a blank)."""
+    import csv
+    with open(folder / 'losses.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [int(float(row['step'])) for row in rows] == steps
+    assert set(ms_train.D_TERMS + ms_train.G_TERMS) <= set(rows[0]) and all(float(v) == float(v) for v in rows[0].values())
+    with Image.open(folder / 'losses.png') as plot:
+        assert plot.size == (1200, 700) and np.asarray(plot.convert('L')).std() > 5
 
 
 @pytest.mark.parametrize('broken, message', [

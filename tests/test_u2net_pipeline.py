@@ -260,3 +260,34 @@ def test_large_photo_stays_within_memory(portrait, tmp_path):
     peak_mib = float(result.stderr.split('peak memory ')[1].split()[0])
     print(f'4000x3000 portrait drawing: peak memory {peak_mib:.0f} MiB')
     assert peak_mib < 4096
+
+
+def test_a_folder_shared_out_by_msrun_is_drawn_once_with_one_summary(tmp_path):
+    """Two CPU workers under MindSpore's launcher over 6 photos: each output written exactly once (by the
+    worker whose share it is), one summary (rank 0's) and one report."""
+    import subprocess
+    import sys
+    from cli import ROOT
+    weights = save_torch(made_up_weights('u2netp', seed=3, gentle_head=True), tmp_path / 'u2netp.pth')
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    for i in range(6):
+        Image.fromarray(np.roll(data.astronaut()[::4, ::4], 10 * i, axis=1)).save(photos / f'p{i}.png')
+    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
+    logs, out = tmp_path / 'logs', tmp_path / 'masks'
+    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
+    result = subprocess.run(
+        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={9118 + os.getpid() % 1000}',
+         f'--log_dir={logs}', '--join=True', str(ROOT / 'test.py'), '--model', 'u2netp', '--weights', str(weights),
+         '--photo_path', str(photos), '--save_path', str(out), '--distribute', '--report', str(tmp_path / 'run.json'),
+         '--mode', 'pynative'],
+        capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
+    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
+    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
+    assert sorted(os.listdir(out)) == [f'p{i}.png' for i in range(6)]  # nothing else: the rank files are gone
+    report = json.loads((tmp_path / 'run.json').read_text())  # a photo drawn twice would be listed twice
+    assert report['done'] == report['total'] == 6 and [item['input'] for item in report['items']] == \
+        [str(photos / f'p{i}.png') for i in range(6)]
+    summaries = [log for log in worker_logs.values() if '6 of 6 done in' in log]
+    assert len(summaries) == 1 and 'rank 0 in a world of 2: 3 of the 6 photos' in worker_logs['worker_0.log']
+    assert 'rank 1 in a world of 2: 3 of the 6 photos' in worker_logs['worker_1.log']
