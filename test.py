@@ -148,7 +148,8 @@ def check_inputs(args):
     if not os.path.exists(source):
         raise InputError(f'{source}: no such file or folder')
     if args.size is not None and not 16 <= args.size <= 8192:
-        raise InputError(f'--size {args.size}: give the side in pixels, 16 to 8192')
+        what = 'the longer side' if args.model == 'artline' else 'the square input side'
+        raise InputError(f'--size {args.size}: give {what} in pixels, 16 to 8192')
     if args.size is not None and args.model == 'photo2cartoon':
         raise InputError('--size is for artline and the U^2-Net models; photo2cartoon draws at its generator\'s size')
     if args.aligned and args.model != 'photo2cartoon':
