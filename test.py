@@ -24,6 +24,7 @@ examples:
   python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
   python test.py --photo_path photos/ --save_path cartoons/ --all_faces --report run.json
   msrun --worker_num=2 --local_worker_num=2 --join=True test.py --photo_path big/ --save_path out/ --distribute
+  msrun --worker_num=2 --local_worker_num=2 --join=True test.py --model u2net_portrait --video_path long.mp4 --save_path drawn.mp4 --distribute
 
 Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
 U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); or their .ckpt. Without
@@ -66,7 +67,8 @@ def parse_args(argv=None):
                         'export\'s training size, else 650); U^2-Net models: its square input side (default: 512 for '
                         'u2net_portrait, else 320); the result comes back at the photo\'s size')
     parser.add_argument('--distribute', action='store_true',
-                        help='under msrun: each worker takes its share of the sorted photos, rank 0 gives the summary')
+                        help='under msrun: each worker takes its share of a folder\'s sorted photos or of a video\'s '
+                             'frames; rank 0 joins the video and gives the summary')
     parser.add_argument('--skip_existing', action='store_true',
                         help='leave out photos whose output exists (a rerun of a big folder continues)')
     parser.add_argument('--report', help='write a JSON report of a photo, folder or video run here: per input its '
@@ -165,7 +167,8 @@ def check_inputs(args):
         _check_video(args)
         return None, []
     if args.distribute and not os.path.isdir(args.photo_path):
-        raise InputError('--distribute shares out the photos of a folder: give a folder as --photo_path')
+        raise InputError('--distribute shares out the photos of a folder or the frames of a video: give a folder '
+                         'as --photo_path, or --video_path')
     jobs, skipped = _photo_jobs(args)
     transparent = args.background == 'transparent' and args.model in ('u2net', 'u2netp', 'u2net_human_seg')
     for _, dst in jobs[:1]:
@@ -187,8 +190,6 @@ def _check_report(args):
 
 def _check_video(args):
     from preprocess.video import check_video_name, open_video
-    if args.distribute:
-        raise InputError('--distribute shares out the photos of a folder; a video runs on one worker')
     if args.model == 'photo2cartoon':
         raise InputError('photo2cartoon draws one face crop per photo; --video_path is for the U^2-Net models and '
                          'artline')
@@ -242,7 +243,10 @@ def run(args):
     task, preprocessor = build_task(args)
 
     if args.video_path:
-        summary = batch.run_on_video(task, args.video_path, args.save_path, progress=not args.quiet)
+        summary = _distributed_video(args, task) if args.distribute else \
+            batch.run_on_video(task, args.video_path, args.save_path, progress=not args.quiet)
+        if summary is None:  # a worker other than rank 0: its segment is in, rank 0 says the rest
+            return 0
         logging.info('%d frames in %.1f s (%.2f frames/s) -> %s', summary.done, summary.seconds,
                      summary.done / max(summary.seconds, 1e-9), args.save_path)
         logging.info('%s', summary.flicker.describe())
@@ -282,6 +286,26 @@ def _write_report(report, path):
     logging.info('report -> %s', path)
 
 
+def _distributed_video(args, task):
+    """Under msrun: each worker draws its consecutive share of the frames; rank 0 joins the segments with
+    the sound and returns the summary (the others None)."""
+    from ms_models.inference import barrier, join_job
+    from preprocess import batch
+    from preprocess.video import open_video
+    rank, world = join_job()
+    count = open_video(args.video_path).count
+    if not count:
+        raise InputError(f'{args.video_path}: the container does not say how many frames it has, so it cannot be '
+                         'shared out; run it without --distribute')
+    share = batch.video_share(count, rank, world)
+    logging.info('rank %d in a world of %d: frames %d to %d of %d', rank, world, share[0], share[1] - 1, count)
+    folder = _rank_folder(args)
+    segment = batch.segment_path(folder, rank, args.save_path)
+    summary = batch.run_on_video(task, args.video_path, segment, progress=not args.quiet, share=share)
+    merged = batch.gather_video(summary, rank, world, folder, barrier, args.video_path, args.save_path)
+    return merged if rank == 0 else None
+
+
 def _status(summary):
     if summary.failed:
         return 1 if summary.done == 0 else 3
@@ -290,8 +314,9 @@ def _status(summary):
 
 def _rank_folder(args):
     """Where the workers of a --distribute run leave their results for rank 0: beside the outputs."""
-    folder = args.save_path if os.path.isdir(args.photo_path) else os.path.dirname(os.path.abspath(args.save_path))
-    return os.path.join(folder, '.distribute')
+    if args.photo_path and os.path.isdir(args.photo_path):
+        return os.path.join(args.save_path, '.distribute')
+    return os.path.join(os.path.dirname(os.path.abspath(args.save_path)), '.distribute')
 
 
 def main(argv=None):

@@ -3,6 +3,7 @@
 One bad photo is reported and skipped, never stopping the rest; every output is written atomically; long
 runs show a progress bar with rate and ETA.
 """
+import itertools
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from core.errors import UserError
 from core.files import atomic_outputs
 
 from .images import IMAGE_EXTENSIONS, InputError, list_images, read_rgb, save_image
-from .video import VideoReader, check_video_name, video_writer
+from .video import VideoReader, check_video_name, join_segments, video_writer
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def video_report(summary, src, dst):
     pairs = max(flicker.pairs, 1)
     return {'kind': 'video', 'input': src, 'output': dst, 'frames': summary.done, 'seconds': summary.seconds,
             'frames_per_second': summary.done / max(summary.seconds, 1e-9),
-            'flicker': {'results': flicker.outputs / pairs, 'frames': flicker.inputs / pairs}}
+            'flicker': {'results': flicker.outputs / pairs, 'frames': flicker.inputs / pairs, 'pairs': flicker.pairs}}
 
 
 def write_report(report, path):
@@ -156,8 +157,9 @@ def write_report(report, path):
             json.load(f)
 
 
-def run_on_video(task, src, dst, progress=True):
-    """Apply `task` to every frame of `src` and write `dst` with the same size, frame rate and sound."""
+def run_on_video(task, src, dst, progress=True, share=None):
+    """Apply `task` to every frame of `src` and write `dst` with the same size, frame rate and sound.
+    `share` = (first, stop): only those frames, and no sound (one worker's segment of a --distribute run)."""
     check_video_name(dst)
     summary = Summary()
     start = time.perf_counter()
@@ -165,9 +167,11 @@ def run_on_video(task, src, dst, progress=True):
     with VideoReader(src) as reader:
         info = reader.info
         size = info.size
-        with video_writer(dst, info.rate, size, audio_from=reader) as write:
-            for frame in tqdm(reader.frames(), total=info.count or None, unit='frame', disable=not progress,
-                              dynamic_ncols=True):
+        first, stop = share or (0, info.count or float('inf'))
+        expected = stop - first if share else info.count
+        with video_writer(dst, info.rate, size, audio_from=None if share else reader) as write:
+            frames = itertools.islice(reader.frames(), first, stop if share else None)
+            for frame in tqdm(frames, total=expected or None, unit='frame', disable=not progress, dynamic_ncols=True):
                 result = task(frame)
                 if result.shape[:2] != (size[1], size[0]):
                     raise InputError(f'{dst}: this model gives {result.shape[1]}x{result.shape[0]} results, '
@@ -177,11 +181,50 @@ def run_on_video(task, src, dst, progress=True):
                 summary.done += 1
             if summary.done == 0:
                 raise InputError(f'{src}: no frame could be read')
-    if summary.done < info.count:
-        logger.warning('%s ended after %d of %d frames (truncated?); wrote those', src, summary.done, info.count)
+    if summary.done < expected:
+        logger.warning('%s ended after %d of %d frames (truncated?); wrote those', src, summary.done, expected)
     summary.seconds = time.perf_counter() - start
     summary.flicker = flicker
     return summary
+
+
+def video_share(count, rank, world):
+    """(first, stop): the frames worker `rank` of `world` draws, consecutive, as even as they come."""
+    return rank * count // world, (rank + 1) * count // world
+
+
+def gather_video(summary, rank, world, folder, barrier, src, dst):
+    """Under msrun: once every worker has written its segment (segment_<rank>) and summary to `folder`,
+    rank 0 joins the segments with the source's sound into `dst` and gets the merged summary; the other
+    ranks get their own."""
+    write_report(video_report(summary, src, segment_path(folder, rank, dst)), os.path.join(folder, f'rank_{rank}.json'))
+    barrier()
+    if rank != 0:
+        return summary
+    reports = []
+    for other in range(world):
+        with open(os.path.join(folder, f'rank_{other}.json')) as f:
+            reports.append(json.load(f))
+    join_segments([segment_path(folder, other, dst) for other in range(world)], src, dst)
+    merged = Summary(done=sum(r['frames'] for r in reports), seconds=max(r['seconds'] for r in reports))
+    merged.flicker = Flicker()
+    for report in reports:  # pairs across a segment boundary are not counted
+        pairs = report['flicker']['pairs']
+        merged.flicker.pairs += pairs
+        merged.flicker.inputs += report['flicker']['frames'] * pairs
+        merged.flicker.outputs += report['flicker']['results'] * pairs
+    for other in range(world):
+        os.remove(os.path.join(folder, f'rank_{other}.json'))
+        os.remove(segment_path(folder, other, dst))
+    try:
+        os.rmdir(folder)
+    except OSError:  # something else in it: leave it
+        pass
+    return merged
+
+
+def segment_path(folder, rank, dst):
+    return os.path.join(folder, f'segment_{rank}{os.path.splitext(dst)[1]}')
 
 
 class Flicker:

@@ -6,6 +6,7 @@ container cannot hold its codec). Without PyAV, OpenCV writes the frames and the
 warning.
 """
 import errno
+import heapq
 import logging
 import os
 from contextlib import contextmanager
@@ -202,7 +203,62 @@ def _audio_output(container, extension, reader):
     return encode
 
 
+def join_segments(segments, src, dst):
+    """`dst` from consecutive video-only `segments` (written by video_writer with the same settings: their
+    packets go in as they are, time-shifted) and the audio of `src`, copied; atomically, read back."""
+    if av is None:
+        raise InputError('joining the workers\' video segments needs PyAV: pip install av')
+    extension = check_video_name(dst)
+    with atomic_outputs([dst]) as (temp,), VideoReader(src) as source:
+        inputs = [av.open(path) for path in segments]
+        output = av.open(temp, 'w')
+        try:
+            video = output.add_stream_from_template(inputs[0].streams.video[0])
+            audio = _audio_output(output, extension, source)
+            packets = _joined_video_packets(inputs, video)
+            if audio:
+                audio_packets = (p for p in source._container.demux(source.audio_stream) if p.dts is not None)
+                packets = heapq.merge(packets, ((float(p.pts * p.time_base), i, p, 'audio')
+                                                for i, p in enumerate(audio_packets)), key=lambda t: t[:2])
+            frames = 0
+            for _, _, packet, kind in packets:
+                if kind == 'audio':
+                    audio([packet])
+                else:
+                    output.mux(packet)
+                    frames += 1
+            if audio:
+                audio([], flush=True)
+        finally:
+            output.close()
+            for container in inputs:
+                container.close()
+        _check_written(temp, frames, source.info.audio)
+
+
+def _joined_video_packets(inputs, stream):
+    """(decoding time in seconds, order, packet, 'video') of every segment's video packets, each segment
+    shifted to start where the previous one ended."""
+    shift = 0.0
+    order = 0
+    for container in inputs:
+        source = container.streams.video[0]
+        count = 0
+        for packet in container.demux(source):
+            if packet.dts is None:
+                continue
+            offset = round(shift / packet.time_base)
+            packet.pts += offset
+            packet.dts += offset
+            packet.stream = stream
+            count += 1
+            order += 1
+            yield float(packet.dts * packet.time_base), order, packet, 'video'  # dts: in order, as merged
+        shift += count / float(source.guessed_rate or source.average_rate)
+
+
 def _check_written(path, frames_written, audio):
+
     """A writer may report no failure (a full disk can give an unplayable file and no error): read it back."""
     try:
         with VideoReader(path) as reader:

@@ -262,28 +262,35 @@ def test_large_photo_stays_within_memory(portrait, tmp_path):
     assert peak_mib < 4096
 
 
-def test_a_folder_shared_out_by_msrun_is_drawn_once_with_one_summary(tmp_path):
-    """Two CPU workers under MindSpore's launcher over 6 photos: each output written exactly once (by the
-    worker whose share it is), one summary (rank 0's) and one report."""
+def msrun_test_py(tmp_path, *args, port_base=9118):
+    """test.py under msrun with 2 CPU workers; {worker log name: its text}."""
     import subprocess
     import sys
     from cli import ROOT
+    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
+    logs = tmp_path / 'logs'
+    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
+    result = subprocess.run(
+        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={port_base + os.getpid() % 1000}',
+         f'--log_dir={logs}', '--join=True', str(ROOT / 'test.py'), *map(str, args), '--distribute', '--mode',
+         'pynative'], capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
+    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
+    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
+    assert len(worker_logs) == 2
+    return worker_logs
+
+
+def test_a_folder_shared_out_by_msrun_is_drawn_once_with_one_summary(tmp_path):
+    """Two CPU workers under MindSpore's launcher over 6 photos: each output written exactly once (by the
+    worker whose share it is), one summary (rank 0's) and one report."""
     weights = save_torch(made_up_weights('u2netp', seed=3, gentle_head=True), tmp_path / 'u2netp.pth')
     photos = tmp_path / 'photos'
     photos.mkdir()
     for i in range(6):
         Image.fromarray(np.roll(data.astronaut()[::4, ::4], 10 * i, axis=1)).save(photos / f'p{i}.png')
-    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
-    logs, out = tmp_path / 'logs', tmp_path / 'masks'
-    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
-    result = subprocess.run(
-        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={9118 + os.getpid() % 1000}',
-         f'--log_dir={logs}', '--join=True', str(ROOT / 'test.py'), '--model', 'u2netp', '--weights', str(weights),
-         '--photo_path', str(photos), '--save_path', str(out), '--distribute', '--report', str(tmp_path / 'run.json'),
-         '--mode', 'pynative'],
-        capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
-    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
-    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
+    out = tmp_path / 'masks'
+    worker_logs = msrun_test_py(tmp_path, '--model', 'u2netp', '--weights', weights, '--photo_path', photos,
+                                '--save_path', out, '--report', tmp_path / 'run.json')
     assert sorted(os.listdir(out)) == [f'p{i}.png' for i in range(6)]  # nothing else: the rank files are gone
     report = json.loads((tmp_path / 'run.json').read_text())  # a photo drawn twice would be listed twice
     assert report['done'] == report['total'] == 6 and [item['input'] for item in report['items']] == \
@@ -291,3 +298,30 @@ def test_a_folder_shared_out_by_msrun_is_drawn_once_with_one_summary(tmp_path):
     summaries = [log for log in worker_logs.values() if '6 of 6 done in' in log]
     assert len(summaries) == 1 and 'rank 0 in a world of 2: 3 of the 6 photos' in worker_logs['worker_0.log']
     assert 'rank 1 in a world of 2: 3 of the 6 photos' in worker_logs['worker_1.log']
+
+
+def test_a_video_shared_out_by_msrun_comes_back_whole_with_its_sound(tmp_path):
+    """Two CPU workers draw consecutive halves of a video; rank 0 joins them with the sound: the frames are
+    those of a one-worker run, in order, and the audio is the source's."""
+    weights = save_torch(made_up_weights('u2netp', seed=3, gentle_head=True), tmp_path / 'u2netp.pth')
+    clip = [cv2.resize(np.roll(data.astronaut(), 20 * i, axis=1), (96, 72)) for i in range(12)]
+    _write_video_with_tone(tmp_path / 'talk.mp4', clip)
+    worker_logs = msrun_test_py(tmp_path, '--model', 'u2netp', '--weights', weights, '--video_path',
+                                tmp_path / 'talk.mp4', '--save_path', tmp_path / 'shared.mp4', port_base=9618)
+    assert 'frames 0 to 5 of 12' in worker_logs['worker_0.log'] and 'frames 6 to 11 of 12' in worker_logs['worker_1.log']
+    assert sum('12 frames in' in log for log in worker_logs.values()) == 1
+    assert sorted(os.listdir(tmp_path)) == ['logs', 'shared.mp4', 'talk.mp4', 'u2netp.ckpt', 'u2netp.ckpt.sha256',
+                                            'u2netp.pth']  # the segments are gone
+    source, shared = _streams(tmp_path / 'talk.mp4'), _streams(tmp_path / 'shared.mp4')
+    assert shared['video'][1] == 12 and shared['video'][3] == 12 and shared['audio'][0] == 'aac'
+    assert abs(shared['audio'][2] - source['audio'][2]) <= 1 / 12 and abs(shared['video'][2] - 1.0) <= 1 / 12
+
+    assert run_cli('--model', 'u2netp', '--video_path', tmp_path / 'talk.mp4', '--save_path', tmp_path / 'one.mp4',
+                   '--weights', weights) == 0
+    from preprocess.video import VideoReader
+    with VideoReader(str(tmp_path / 'shared.mp4')) as a, VideoReader(str(tmp_path / 'one.mp4')) as b:
+        shared_frames, one_frames = [f.astype(int) for f in a.frames()], [f.astype(int) for f in b.frames()]
+    assert len(shared_frames) == len(one_frames) == 12
+    differences = np.array([[np.abs(x - y).mean() for y in one_frames] for x in shared_frames])
+    # the same frames in the same order, up to H.264 (each segment starts a fresh group of pictures)
+    assert list(differences.argmin(axis=1)) == list(range(12)) and differences.diagonal().max() < 5
