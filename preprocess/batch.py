@@ -116,28 +116,38 @@ def photo_report(summary, skipped=()):
 
 def gather_summaries(summary, rank, world, folder, barrier):
     """Under msrun: every worker leaves its summary in `folder`; once all have (`barrier()` returns on every
-    worker), rank 0 gets them merged, in input order, and removes them; the other ranks get their own."""
-    part = os.path.join(folder, f'rank_{rank}.json')
-    write_report(photo_report(summary), part)
+    worker), rank 0 gets them merged, in input order; the other ranks get their own."""
+    reports = _exchange(photo_report(summary), rank, world, folder, barrier)
+    if reports is None:
+        return summary
+    merged = Summary(done=sum(r['done'] for r in reports), seconds=max(r['seconds'] for r in reports))
+    merged.items = sorted((Item(**item) for r in reports for item in r['items']), key=lambda item: item.input)
+    merged.failed = [(item.input, item.error) for item in merged.items if item.status == 'failed']
+    _remove_if_empty(folder)
+    return merged
+
+
+def _exchange(report, rank, world, folder, barrier):
+    """Every worker leaves `report` in `folder`; once all have, rank 0 gets them all in rank order (their
+    files removed), the others None."""
+    write_report(report, os.path.join(folder, f'rank_{rank}.json'))
     barrier()
     if rank != 0:
-        return summary
-    merged = Summary()
+        return None
+    reports = []
     for other in range(world):
         path = os.path.join(folder, f'rank_{other}.json')
         with open(path) as f:
-            report = json.load(f)
+            reports.append(json.load(f))
         os.remove(path)
-        merged.done += report['done']
-        merged.seconds = max(merged.seconds, report['seconds'])
-        merged.items += [Item(**item) for item in report['items']]
-    merged.items.sort(key=lambda item: item.input)
-    merged.failed = [(item.input, item.error) for item in merged.items if item.status == 'failed']
+    return reports
+
+
+def _remove_if_empty(folder):
     try:
         os.rmdir(folder)
     except OSError:  # something else in it: leave it
         pass
-    return merged
 
 
 def video_report(summary, src, dst):
@@ -197,15 +207,11 @@ def gather_video(summary, rank, world, folder, barrier, src, dst):
     """Under msrun: once every worker has written its segment (segment_<rank>) and summary to `folder`,
     rank 0 joins the segments with the source's sound into `dst` and gets the merged summary; the other
     ranks get their own."""
-    write_report(video_report(summary, src, segment_path(folder, rank, dst)), os.path.join(folder, f'rank_{rank}.json'))
-    barrier()
-    if rank != 0:
+    reports = _exchange(video_report(summary, src, segment_path(folder, rank, dst)), rank, world, folder, barrier)
+    if reports is None:
         return summary
-    reports = []
-    for other in range(world):
-        with open(os.path.join(folder, f'rank_{other}.json')) as f:
-            reports.append(json.load(f))
-    join_segments([segment_path(folder, other, dst) for other in range(world)], src, dst)
+    segments = [segment_path(folder, other, dst) for other in range(world)]
+    join_segments(segments, src, dst)
     merged = Summary(done=sum(r['frames'] for r in reports), seconds=max(r['seconds'] for r in reports))
     merged.flicker = Flicker()
     for report in reports:  # pairs across a segment boundary are not counted
@@ -213,13 +219,9 @@ def gather_video(summary, rank, world, folder, barrier, src, dst):
         merged.flicker.pairs += pairs
         merged.flicker.inputs += report['flicker']['frames'] * pairs
         merged.flicker.outputs += report['flicker']['results'] * pairs
-    for other in range(world):
-        os.remove(os.path.join(folder, f'rank_{other}.json'))
-        os.remove(segment_path(folder, other, dst))
-    try:
-        os.rmdir(folder)
-    except OSError:  # something else in it: leave it
-        pass
+    for segment in segments:
+        os.remove(segment)
+    _remove_if_empty(folder)
     return merged
 
 
