@@ -118,6 +118,7 @@ def assert_same_picture(ours, theirs):
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.uint8
     assert theirs.std() > 10, 'too little contrast for the comparison to mean anything'
     diff = np.abs(ours.astype(int) - theirs)
+    print(f'{(diff <= 1).mean():.4%} within 1 grey level, {(diff == 0).mean():.4%} equal, max {diff.max()}')
     assert (diff <= 1).mean() >= 0.999, f'{(diff <= 1).mean():.4%} within 1 grey level, max {diff.max()}'
 
 
