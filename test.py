@@ -258,8 +258,9 @@ def run(args):
     if args.distribute:
         from ms_models.inference import join_job
         rank, world = join_job()
-        logging.info('rank %d in a world of %d: %d of the %d photos', rank, world, len(jobs[rank::world]), len(jobs))
     mine = jobs[rank::world]  # the sorted list, dealt round: each output written by exactly one worker
+    if args.distribute:
+        logging.info('rank %d in a world of %d: %d of the %d photos', rank, world, len(mine), len(jobs))
     from preprocess.images import read_rgb, read_rgba
     summary = batch.run_on_images(task, mine, progress=not args.quiet, read=read_rgba if args.aligned else read_rgb)
     if args.distribute:

@@ -177,10 +177,10 @@ def run_on_video(task, src, dst, progress=True, share=None):
     with VideoReader(src) as reader:
         info = reader.info
         size = info.size
-        first, stop = share or (0, info.count or float('inf'))
+        first, stop = share or (0, None)
         expected = stop - first if share else info.count
         with video_writer(dst, info.rate, size, audio_from=None if share else reader) as write:
-            frames = itertools.islice(reader.frames(), first, stop if share else None)
+            frames = itertools.islice(reader.frames(), first, stop)
             for frame in tqdm(frames, total=expected or None, unit='frame', disable=not progress, dynamic_ncols=True):
                 result = task(frame)
                 if result.shape[:2] != (size[1], size[0]):
