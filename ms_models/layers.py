@@ -7,7 +7,9 @@ Each one computes what its PyTorch namesake computes, so the model files read li
 - `PixelShuffle`, `ReplicationPad2d`, `AvgPool2d`: torch's, by reshapes and slices where MindSpore's own
   have no CPU kernel or no ONNX conversion.
 - `resize_nearest`: torch's legacy 'nearest' interpolate to a size (source index floor(dst * in / out)).
-- `InstanceNorm2d`: no affine, biased variance, eps 1e-5; MindSpore has no CPU kernel for it.
+- `InstanceNorm2d`: optionally affine, biased variance, eps 1e-5; MindSpore has no CPU kernel for it.
+- `TrainModeBatchNorm2d`: a BatchNorm2d normalising with batch statistics in inference mode too.
+- `ConvTranspose2d`: torch's signature; unpadded, then cropped (MindSpore's own padding is wrong on CPU).
 - `Upsample` / `upsample_nearest`: nearest by an integer factor; MindSpore's scale_factor path rejects
   4-D input.
 - `resize_bilinear`: resize to a size, align_corners=False.
@@ -232,12 +234,16 @@ def _ones_column(size):
 
 
 class InstanceNorm2d(nn.Cell):
-    """torch.nn.InstanceNorm2d(num_features) as upstream uses it: no affine, no running statistics."""
+    """torch.nn.InstanceNorm2d(num_features, affine=...): no running statistics, biased variance, eps 1e-5."""
 
-    def __init__(self, num_features, eps=1e-5):
+    def __init__(self, num_features, eps=1e-5, affine=False):
         super().__init__()
         self.num_features = num_features
         self.eps = eps
+        self.affine = affine
+        if affine:  # torch's names and initial values
+            self.weight = Parameter(Tensor(np.ones(num_features, np.float32)), name='weight')
+            self.bias = Parameter(Tensor(np.zeros(num_features, np.float32)), name='bias')
 
     def construct(self, x):
         centered = x - expand_as(spatial_mean(x), x)
@@ -245,7 +251,45 @@ class InstanceNorm2d(nn.Cell):
         # Times 1 / sqrt, as torch's kernel; not ops.rsqrt or 1 / x (Reciprocal), neither exports to ONNX, and
         # not a power of -0.5, which rounds differently enough to move the 1x2-map norms of photo2cartoon.
         inverse_std = ops.ones_like(var) / ops.sqrt(var + self.eps)
-        return centered * expand_as(inverse_std, x)
+        if not self.affine:
+            return centered * expand_as(inverse_std, x)
+        scale = inverse_std * self.weight.reshape(1, -1, 1, 1)
+        return centered * expand_as(scale, x) + expand_as(self.bias.reshape(1, -1, 1, 1), x)
+
+
+class TrainModeBatchNorm2d(nn.BatchNorm2d):
+    """A BatchNorm2d that normalises with the statistics of the batch in inference mode too (biased variance,
+    over N, H and W) and leaves its moving statistics alone: DeepFaceDrawing's feature decoders at inference.
+    Same parameters as nn.BatchNorm2d, so the conversion rules apply."""
+
+    def construct(self, x):
+        n, c, h, w = x.shape
+        per_channel = x.transpose(1, 0, 2, 3).reshape(1, c, n * h, w)  # (N, H) folded: one spatial_mean
+        mean = spatial_mean(per_channel)
+        centered = per_channel - expand_as(mean, per_channel)
+        var = spatial_mean(centered * centered)
+        scale = self.gamma.reshape(1, -1, 1, 1) / ops.sqrt(var + self.eps)
+        out = centered * expand_as(scale, per_channel) + expand_as(self.beta.reshape(1, -1, 1, 1), per_channel)
+        return out.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+
+
+class ConvTranspose2d(nn.Conv2dTranspose):
+    """torch.nn.ConvTranspose2d(in, out, kernel_size, stride, padding, output_padding, bias), weight (in, out, k, k)
+    as torch's. Computed unpadded, then cropped by `padding` at the start and `padding - output_padding` at the
+    end: MindSpore's padded form is wrong on CPU with output_padding 1 (up to 9.4 off in DeepFaceDrawing)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode='valid', has_bias=bias)
+        self.kernel = kernel_size
+        self.step = stride
+        self.crop = padding
+        self.extra = output_padding
+
+    def construct(self, x):
+        out = super().construct(x)
+        h = (x.shape[2] - 1) * self.step - 2 * self.crop + self.kernel + self.extra
+        w = (x.shape[3] - 1) * self.step - 2 * self.crop + self.kernel + self.extra
+        return out[:, :, self.crop:self.crop + h, self.crop:self.crop + w]
 
 
 class Tanh(nn.Cell):
@@ -410,7 +454,8 @@ def spectral_norm(layer, eps=1e-12):
     raise TypeError(f'spectral_norm supports Conv2d and Linear, not {type(layer).__name__}')
 
 
-__all__ = ['Conv1d', 'Conv2d', 'Linear', 'MaxPool2d', 'AvgPool2d', 'ReflectionPad2d', 'ReplicationPad2d', 'PixelShuffle',
-           'pixel_shuffle', 'InstanceNorm2d', 'Tanh', 'Upsample', 'upsample_nearest', 'resize_bilinear', 'resize_nearest',
-           'global_avg_pool', 'global_max_pool', 'spatial_sum', 'spatial_mean', 'expand_as', 'spectral_norm',
-           'SpectralNormConv1d', 'SpectralNormConv2d', 'SpectralNormLinear']
+__all__ = ['Conv1d', 'Conv2d', 'ConvTranspose2d', 'Linear', 'MaxPool2d', 'AvgPool2d', 'ReflectionPad2d',
+           'ReplicationPad2d', 'PixelShuffle', 'pixel_shuffle', 'InstanceNorm2d', 'TrainModeBatchNorm2d', 'Tanh',
+           'Upsample', 'upsample_nearest', 'resize_bilinear', 'resize_nearest', 'global_avg_pool', 'global_max_pool',
+           'spatial_sum', 'spatial_mean', 'expand_as', 'spectral_norm', 'SpectralNormConv1d', 'SpectralNormConv2d',
+           'SpectralNormLinear']

@@ -26,9 +26,14 @@ DROPPED_LEAVES = {
 }
 
 
+def _rule_type(cell):
+    """The LEAF_RULES key `cell` is an instance of (e.g. nn.BatchNorm2d for a subclass of it), or None."""
+    return next((cell_type for cell_type in LEAF_RULES if isinstance(cell, cell_type)), None)
+
+
 def _owners(net):
-    """{cell path: cell type} for every cell with a rule."""
-    return {name: type(cell) for name, cell in net.cells_and_names() if type(cell) in LEAF_RULES}
+    """{cell path: rule type} for every cell with a rule."""
+    return {name: _rule_type(cell) for name, cell in net.cells_and_names() if _rule_type(cell) is not None}
 
 
 def torch_to_mindspore_names(net):
