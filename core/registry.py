@@ -38,6 +38,7 @@ class Arch:
     summary: str
     signature_key: str  # a key only this family has
     config_from_shapes: Callable[[Shapes], dict]
+    matches: Callable[[Shapes], bool] = None  # tells apart archs that share the signature key
     default_config: dict = field(default_factory=dict)
     networks: tuple = ()  # its names in a training checkpoint; () = saved as a plain state dict
     size: int = 256  # the input size it works at (H = W); generators: their img_size
@@ -46,15 +47,24 @@ class Arch:
     outputs: tuple = ()  # what forward returns, in order (also the names of exported ONNX outputs)
     exportable: bool = False  # python -m apps.export takes it
     bench_sizes: tuple = ()  # bench.py cases at these sizes
+    latent_input: bool = False  # it takes a latent vector (N, latent_dim), not an image
 
     def input_size(self, config=None):
-        """(H, W) the network works at with `config` (a generator's img_size, else `size`)."""
-        side = (config or self.default_config).get('img_size', self.size)
+        """(H, W) the network works at with `config` (a generator's img_size, a part's image_size, else `size`)."""
+        config = config or self.default_config
+        side = config.get('img_size', config.get('image_size', self.size))
         return side, side
 
     def input_channels(self, config=None):
         config = config or self.default_config
         return config.get('input_nc', config.get('in_ch', 3))
+
+    def input_shape(self, config=None, batch=1, size=None):
+        """The shape of its input: (batch, latent_dim), or (batch, channels, H, W) at `size` (default: input_size)."""
+        config = config or self.default_config
+        if self.latent_input:
+            return batch, config.get('latent_dim', 512)
+        return (batch, self.input_channels(config), *(size or self.input_size(config)))
 
     def build_mindspore(self, config=None):
         import ms_models  # noqa: F401  (selects the fast oneDNN kernels before MindSpore loads)
@@ -99,6 +109,40 @@ def _artline_config(shapes):
             'self_attention': 'layers.5.conv2.2.gamma' in shapes}
 
 
+def _is_u2netp(shapes):
+    # U2NETP's stages are all 64 channels wide; U2NET's stage2 already has 128.
+    return shapes['stage2.rebnconvin.conv_s1.weight'][0] == 64
+
+
+def _dfd_part_size(fc_features):
+    """A DeepFaceDrawing part's side S from its linear layer's width, 512 * (S/32)**2."""
+    return 32 * math.isqrt(fc_features // 512)
+
+
+def _dfd_encoder_config(shapes):
+    latent_dim, fc_in = shapes['fc_mu.0.weight']
+    return {'image_size': _dfd_part_size(fc_in), 'input_nc': shapes['conv.0.conv.weight'][1], 'latent_dim': latent_dim}
+
+
+def _dfd_decoder_config(shapes):
+    fc_out, latent_dim = shapes['fc.0.weight']
+    return {'image_size': _dfd_part_size(fc_out), 'output_nc': shapes['conv.12.weight'][0], 'latent_dim': latent_dim}
+
+
+def _is_dfd_feature_decoder(shapes):
+    # The feature decoders end in a 64 -> 32 conv, the image decoders in 32 -> 1.
+    return shapes.get('conv.12.weight', (0, 0))[1] == 64
+
+
+def _dfd_generator_config(shapes):
+    ngf, input_nc = shapes['model.1.weight'][:2]
+    blocks = [k for k in shapes if re.fullmatch(r'model\.\d+\.conv_block\.1\.weight', k)]
+    last_conv = max((k for k in shapes if re.fullmatch(r'model\.\d+\.weight', k) and len(shapes[k]) == 4),
+                    key=lambda k: int(k.split('.')[1]))
+    return {'input_nc': input_nc, 'output_nc': shapes[last_conv][0], 'ngf': ngf,
+            'n_downsampling': int(math.log2(shapes[blocks[0]][0] // ngf)), 'n_blocks': len(blocks)}
+
+
 def _u2net_config(shapes):
     return {'in_ch': shapes['stage1.rebnconvin.conv_s1.weight'][1], 'out_ch': shapes['outconv.weight'][0]}
 
@@ -126,31 +170,44 @@ ARCHS = {arch.name: arch for arch in [
          'conv_6_dw.conv.weight', lambda shapes: {'embedding_size': shapes['linear.weight'][0]},
          default_config={'embedding_size': 512}, size=112, quick_size=112, outputs=('embedding',)),
     Arch('u2net', 'u2net', 'U2NET', 'U^2-Net (176 MB: salient object, portrait, human segmentation)',
-         'stage1.rebnconvin.conv_s1.weight', _u2net_config, default_config={'in_ch': 3, 'out_ch': 1},
-         size=320, quick_size=160, normalization='u2net', outputs=U2NET_OUTPUTS, exportable=True,
-         bench_sizes=(320, 512, 1024)),
+         'stage1.rebnconvin.conv_s1.weight', _u2net_config, lambda shapes: not _is_u2netp(shapes),
+         default_config={'in_ch': 3, 'out_ch': 1}, size=320, quick_size=160, normalization='u2net',
+         outputs=U2NET_OUTPUTS, exportable=True, bench_sizes=(320, 512, 1024)),
     Arch('u2netp', 'u2net', 'U2NETP', 'U^2-Net small (4.7 MB)',
-         'stage1.rebnconvin.conv_s1.weight', _u2net_config, default_config={'in_ch': 3, 'out_ch': 1},
+         'stage1.rebnconvin.conv_s1.weight', _u2net_config, _is_u2netp, default_config={'in_ch': 3, 'out_ch': 1},
          size=320, quick_size=160, normalization='u2net', outputs=U2NET_OUTPUTS, exportable=True,
          bench_sizes=(320,)),
     Arch('artline', 'artline', 'DynamicUnet',
          'ArtLine line-art portraits (fastai v1 DynamicUnet, ResNet-34, self-attention, spectral norm)',
          'layers.10.layers.0.0.weight_orig', _artline_config, default_config={}, size=512, quick_size=96,
          normalization='imagenet', outputs=('lines',), exportable=True, bench_sizes=(512,)),
+    # DeepFaceDrawing: one encoder and two decoders per face part (image_size 128 eyes, 160 nose, 192 mouth,
+    # 512 face; defaults: an eye), and one generator. Sketches are normalised as (v - 127.5) / 127.5.
+    Arch('dfd_encoder', 'deepfacedrawing', 'EncoderGenerator_Res',
+         'DeepFaceDrawing part encoder (sketch crop -> 512-d latent)', 'fc_mu.0.weight', _dfd_encoder_config,
+         default_config={'image_size': 128, 'input_nc': 1, 'latent_dim': 512}, size=128, quick_size=128,
+         outputs=('latent',), exportable=True),
+    Arch('dfd_image_decoder', 'deepfacedrawing', 'DecoderGenerator_image_Res',
+         'DeepFaceDrawing part image decoder (latent -> sketch; GUI shadows only)', 'fc.0.weight',
+         _dfd_decoder_config, lambda shapes: not _is_dfd_feature_decoder(shapes),
+         default_config={'image_size': 128, 'output_nc': 1, 'latent_dim': 512}, size=128, quick_size=128,
+         outputs=('sketch',), exportable=True, latent_input=True),
+    Arch('dfd_feature_decoder', 'deepfacedrawing', 'DecoderGenerator_feature_Res',
+         'DeepFaceDrawing part feature decoder (latent -> 32-channel map)', 'fc.0.weight', _dfd_decoder_config,
+         _is_dfd_feature_decoder, default_config={'image_size': 128, 'output_nc': 32, 'latent_dim': 512}, size=128,
+         quick_size=128, outputs=('features',), exportable=True, latent_input=True),
+    Arch('dfd_generator', 'deepfacedrawing', 'GlobalGenerator',
+         'DeepFaceDrawing image synthesis (pix2pixHD global generator, 32-channel map -> RGB)',
+         'model.1.weight', _dfd_generator_config,
+         default_config={'input_nc': 32, 'output_nc': 3, 'ngf': 56, 'n_downsampling': 4, 'n_blocks': 9}, size=512,
+         quick_size=64, outputs=('face',), exportable=True, bench_sizes=(512,)),
 ]}
 
 
-def _is_u2netp(shapes):
-    # U2NETP's stages are all 64 channels wide; U2NET's stage2 already has 128.
-    return shapes['stage2.rebnconvin.conv_s1.weight'][0] == 64
-
-
 def detect_arch(shapes):
-    """The name of the architecture whose signature key `shapes` has, or None."""
+    """The name of the architecture whose signature key `shapes` has (and that `matches` them), or None."""
     for arch in ARCHS.values():
-        if arch.signature_key in shapes:
-            if arch.module == 'u2net':
-                return 'u2netp' if _is_u2netp(shapes) else 'u2net'
+        if arch.signature_key in shapes and (arch.matches is None or arch.matches(shapes)):
             return arch.name
     return None
 
@@ -165,6 +222,8 @@ P2C_SOURCE = ('the photo2cartoon README, https://github.com/minivision-ai/photo2
               '("pretrained models": Google Drive or Baidu)')
 U2NET_SOURCE = 'the U-2-Net README, https://github.com/xuebinqin/U-2-Net (Google Drive links)'
 ARTLINE_SOURCE = 'the ArtLine README, https://github.com/vijishmadhavan/ArtLine (ArtLine_650.pkl / ArtLine_920.pkl)'
+DFD_SOURCE = ('the DeepFaceDrawing-Jittor README, https://github.com/IGLICT/DeepFaceDrawing-Jittor (the Params '
+              'folder: Google Drive or Baidu)')
 
 
 @dataclass(frozen=True)
@@ -199,10 +258,49 @@ RELEASES = {
                                '--segmenter_weights', task='mask'),
     'artline': Release(('artline',), None, ('ArtLine_650.pkl', 'ArtLine_920.pkl', 'artline.ckpt'), ARTLINE_SOURCE,
                        task='line_art'),
+    # A folder: upstream's Params/ (or what `python -m weights_convert Params/ deepfacedrawing/` makes of it).
+    'deepfacedrawing': Release(('dfd_encoder', 'dfd_feature_decoder', 'dfd_generator'), None,
+                               ('Params', 'deepfacedrawing'), DFD_SOURCE, task='sketch_face'),
 }
 
 # test.py --model (and python -m web build --model): every release but the training-only face-ID network
 TEST_MODELS = tuple(name for name, release in RELEASES.items() if release.task != 'face_id')
+
+
+# ---- DeepFaceDrawing: its face parts and the files of upstream's Params/ folder ----
+
+@dataclass(frozen=True)
+class FacePart:
+    name: str  # ours, in the names of a converted folder's files
+    key: str  # upstream's, in Params/ file names ('' for the face)
+    x: int  # its window in the 512x512 sketch: columns x:x+size, rows y:y+size
+    y: int
+    size: int
+
+
+DFD_SKETCH_SIZE = 512
+# Upstream's order, which is also the order the parts are encoded in (the face last, its windows whitened).
+DFD_PARTS = (FacePart('eye1', 'eye1', 108, 156, 128), FacePart('eye2', 'eye2', 255, 156, 128),
+             FacePart('nose', 'nose', 182, 232, 160), FacePart('mouth', 'mouth', 169, 301, 192),
+             FacePart('face', '', 0, 0, 512))
+DFD_GENDERS = {'male': 'man', 'female': 'female'}  # upstream's sex 0 and 1, and their bank files' prefixes
+DFD_LATENT = 512
+# role -> (arch, upstream file without extension: .pkl as released, .pth as the way back writes it)
+DFD_ROLES = {
+    'encoder': ('dfd_encoder', 'AE_whole/latest_net_encoder_{key}'),
+    'image_decoder': ('dfd_image_decoder', 'AE_whole/latest_net_decoder_{key}_image'),
+    'feature_decoder': ('dfd_feature_decoder', 'Combine/latest_net_DE_{key}'),
+}
+DFD_GENERATOR = ('generator', 'dfd_generator', 'Combine/latest_net_G')
+DFD_BANK_FILE = 'AE_whole/{prefix}_{key}_feature.bin'  # raw float32, (rows, 512)
+DFD_OPTIONAL_ROLES = ('image_decoder',)  # only upstream's GUI shadows need them
+
+
+def dfd_networks():
+    """(network name, arch, upstream file stem) of each of DeepFaceDrawing's 16 networks."""
+    parts = [(f'{role}_{part.name}', arch, stem.format(key=part.key))
+             for role, (arch, stem) in DFD_ROLES.items() for part in DFD_PARTS]
+    return parts + [DFD_GENERATOR]
 
 
 class WeightsNotFound(UserError):

@@ -14,6 +14,9 @@ examples:
   python -m weights_convert p2c_ckpt/ photo2cartoon_finetuned.pt  # back to the upstream layout
   python -m weights_convert genA2B.ckpt genA2B.pt
   python -m weights_convert ArtLine_650.pkl artline.ckpt      # a fastai export, read without running it
+  python -m weights_convert Params/ deepfacedrawing/           # DeepFaceDrawing: 16 Jittor .pkl + latent banks
+  python -m weights_convert deepfacedrawing/ Params_torch/     # back: upstream's layout, .pth and .bin files
+  python -m weights_convert Params/Combine/latest_net_G.pkl G.ckpt
 
 The direction follows SRC: a .ckpt file or a folder of .ckpt files goes to PyTorch, anything else to
 MindSpore. Training checkpoints hold some of {', '.join(TRAINING_NETWORKS)}.
@@ -28,7 +31,8 @@ def main(argv=None):
 def _convert(argv):
     parser = argparse.ArgumentParser(prog='python -m weights_convert', description=__doc__.split(':', 1)[1].strip(),
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('src', help='PyTorch .pt/.pth, MindSpore .ckpt, or a folder of <network>.ckpt')
+    parser.add_argument('src', help='PyTorch .pt/.pth, Jittor .pkl, MindSpore .ckpt, a folder of <network>.ckpt, '
+                        "or DeepFaceDrawing's Params/ folder")
     parser.add_argument('dst', help='.ckpt file (one network) or folder (training checkpoint); .pt on the way back')
     parser.add_argument('--arch', choices=list(ARCHS), help='check the checkpoint is this architecture '
                         '(for training checkpoints: the generators\' one)')

@@ -1,7 +1,8 @@
 """Checkpoint files: reading them safely, the layouts upstream saves, and writing them atomically.
 
 Layouts:
-- a plain state dict (U^2-Net's `u2net.pth`, photo2cartoon's `model_mobilefacenet.pth`): one network;
+- a plain state dict (U^2-Net's `u2net.pth`, photo2cartoon's `model_mobilefacenet.pth`, DeepFaceDrawing's
+  Jittor `latest_net_G.pkl`): one network;
 - U-GAT-IT / photo2cartoon training checkpoints (`photo2cartoon_weights.pt`, `*_params_latest.pt`): a dict of
   state dicts under some of core.registry.TRAINING_NETWORKS;
 - on the MindSpore side, one `.ckpt` per network: a file, or a folder of `<network>.ckpt` files.
@@ -37,12 +38,16 @@ def _require_file(path):
 
 
 def read_torch(path):
-    """{network name: {key: float32/int64 numpy array}} from a PyTorch checkpoint, never running its code.
+    """{network name: {key: float32/int64 numpy array}} from a PyTorch checkpoint (or a fastai export, or a
+    Jittor .pkl), never running its code.
 
     A plain state dict comes back as {None: state_dict}.
     """
-    import torch
     _require_file(path)
+    from .jittor_pickle import is_jittor_pickle, read_jittor
+    if is_jittor_pickle(path):  # DeepFaceDrawing's Params/*.pkl
+        return {None: read_jittor(path)}
+    import torch
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # e.g. torch's notes on unusual pickle protocols

@@ -137,12 +137,16 @@ def is_mindspore_path(path):
 
 
 def convert(src, dst, arch=None):
-    """Convert `src` to `dst`, the direction given by `src`: .ckpt or folder -> PyTorch, else -> MindSpore.
+    """Convert `src` to `dst`, the direction given by `src`: .ckpt or folder -> PyTorch, else -> MindSpore;
+    a DeepFaceDrawing folder: upstream's Params/ -> a folder of .ckpt files, and back.
 
     Returns the list of converted `Network`s.
     """
     if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
         raise ConversionError(f'{dst} is the input itself: give another DST (the input is never overwritten)')
+    from .deepfacedrawing import convert_folder, is_dfd_folder
+    if is_dfd_folder(src):  # DeepFaceDrawing's 16 networks and its latent banks, as one folder
+        return convert_folder(src, dst)
     if is_mindspore_path(src):
         if dst.endswith('.ckpt') or os.path.isdir(dst):
             raise ConversionError(f'{src} is MindSpore, so DST is the PyTorch file to write: give a .pt or .pth '
