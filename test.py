@@ -1,5 +1,5 @@
-"""Photo -> cartoon (photo2cartoon), pencil portrait / mask (U^2-Net) or line art (ArtLine), computed by the
-MindSpore ports."""
+"""Photo -> cartoon (photo2cartoon), pencil portrait / mask (U^2-Net) or line art (ArtLine), and sketch -> face
+(DeepFaceDrawing), computed by the MindSpore ports."""
 import argparse
 import logging
 import os
@@ -23,11 +23,14 @@ examples:
   python test.py --model u2net_human_seg --photo_path photo.jpg --save_path cutout.png --background transparent
   python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
   python test.py --photo_path photos/ --save_path cartoons/ --all_faces --report run.json
+  python test.py --model deepfacedrawing --photo_path sketch.png --save_path face.png --weights Params/
+  python test.py --model deepfacedrawing --photo_path sketches/ --save_path faces/ --gender female --part_weights eye1=0.8,mouth=0.5
   msrun --worker_num=2 --local_worker_num=2 --join=True test.py --photo_path big/ --save_path out/ --distribute
   msrun --worker_num=2 --local_worker_num=2 --join=True test.py --model u2net_portrait --video_path long.mp4 --save_path drawn.mp4 --distribute
 
 Weights: photo2cartoon_weights.pt (photo2cartoon README) or a converted genA2B.ckpt; u2net*.pth from the
-U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); or their .ckpt. Without
+U-2-Net README; ArtLine_650.pkl (the fastai export, read without running it); DeepFaceDrawing's Params/ folder
+(Jittor .pkl files, read without Jittor) or what python -m weights_convert makes of it; or their .ckpt. Without
 --weights, ./models/ and ./saved_models/<model>/ are searched.
 A .pt/.pth is converted once and the .ckpt kept beside it. A folder as --photo_path is processed whole,
 its tree mirrored under --save_path. Exit status: 0 done, 1 nothing could be done, 3 some inputs failed.
@@ -66,6 +69,10 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, help='artline: the longer side the network sees, in pixels (default: the '
                         'export\'s training size, else 650); U^2-Net models: its square input side (default: 512 for '
                         'u2net_portrait, else 320); the result comes back at the photo\'s size')
+    parser.add_argument('--gender', choices=('male', 'female'), help='deepfacedrawing: whose latent bank the parts '
+                        'are projected onto (upstream\'s default: male)')
+    parser.add_argument('--part_weights', help='deepfacedrawing: how far each part moves from the sketch onto the '
+                        'faces the model knows, 0 to 1 (default 1 each), e.g. eye1=0.8,eye2=0.8,nose=1,mouth=0.5,face=1')
     parser.add_argument('--distribute', action='store_true',
                         help='under msrun: each worker takes its share of a folder\'s sorted photos or of a video\'s '
                              'frames; rank 0 joins the video and gives the summary')
@@ -91,6 +98,11 @@ def build_task(args):
 
     from core.registry import RELEASES
 
+    if args.model == 'deepfacedrawing':
+        from core.registry import find_weights
+        from preprocess.sketch_face import mindspore_task, parse_part_weights
+        return mindspore_task(find_weights(args.model, args.weights), args.gender or 'male',
+                              parse_part_weights(args.part_weights)), None
     network = load_release(args.model, args.weights)
     logging.info('%s: %s', args.model, network.describe())
     predict = Predictor(network.net)
@@ -158,6 +170,10 @@ def check_inputs(args):
         raise InputError('--aligned is for photo2cartoon (faces aligned already)')
     if args.paste_back and (args.model != 'photo2cartoon' or args.aligned):
         raise InputError('--paste_back is for photo2cartoon on photos (an aligned face has no photo to go back to)')
+    if (args.gender or args.part_weights) and args.model != 'deepfacedrawing':
+        raise InputError('--gender and --part_weights are for --model deepfacedrawing')
+    if args.model == 'deepfacedrawing':
+        _check_deepfacedrawing(args)
     find_weights(args.model, args.weights)
     if args.report:
         _check_report(args)
@@ -176,6 +192,17 @@ def check_inputs(args):
             raise InputError(f'{dst}: a transparent result needs a .png (or .webp/.tif) file name')
         check_writable(dst)
     return jobs, skipped
+
+
+def _check_deepfacedrawing(args):
+    from preprocess.sketch_face import parse_part_weights
+    from weights_convert.deepfacedrawing import is_dfd_folder
+    parse_part_weights(args.part_weights)
+    if args.video_path or args.size:
+        raise InputError('deepfacedrawing draws one 512x512 face per sketch image: no --video_path, no --size')
+    if args.weights and not is_dfd_folder(args.weights):
+        raise InputError(f'--weights {args.weights}: deepfacedrawing takes a folder, upstream\'s Params/ (with '
+                         'AE_whole/ and Combine/) or one made by python -m weights_convert Params/ OUT/')
 
 
 def _check_report(args):

@@ -23,11 +23,13 @@ examples:
   python -m apps.export --arch u2net --weights u2net_portrait.pth --format MINDIR --size 512 512 --out portrait.mindir
   python -m apps.export --arch u2netp --weights u2netp.pth --format ONNX --out u2netp_320.onnx
   python -m apps.export --arch p2c_generator --weights photo2cartoon_weights.pt --format MINDIR --out p2c.mindir
+  python -m apps.export --arch dfd_generator --weights deepfacedrawing/generator.ckpt --format ONNX --out dfd_g.onnx
+  python -m apps.export --arch dfd_feature_decoder --weights Params/Combine/latest_net_DE_eye1.pkl --format MINDIR --out de_eye1.mindir
 
 Shapes are static: one file per input size (--size H W; default: the architecture's working size). The
-file takes one float32 NCHW input, normalised as the test.py pipelines do, and returns the model's
-outputs in order: (image, cam_logit, heatmap) for generators, (d0, ..., d6) for U^2-Net; in ONNX files
-they carry these names and the input is called 'input'.
+file takes one float32 NCHW input, normalised as the test.py pipelines do (DeepFaceDrawing's decoders: a
+(1, 512) latent), and returns the model's outputs in order: (image, cam_logit, heatmap) for generators,
+(d0, ..., d6) for U^2-Net; in ONNX files they carry these names and the input is called 'input'.
 """
 
 FORMATS = {'MINDIR': '.mindir', 'ONNX': '.onnx'}
@@ -45,17 +47,23 @@ def check_writable(path):
         raise ExportError(f'{path}: cannot write there (missing folder or no permission)')
 
 
-def export(net, path, file_format, size, output_names=None):
-    """Write `net` for a (1, 3, H, W) input to `path` (atomically), verified; returns the worst error ratio.
-    ONNX files get the input name INPUT_NAME and `output_names` (MindIR files keep MindSpore's)."""
+def export(net, path, file_format, input_shape, output_names=None):
+    """Write `net` for a float32 input of `input_shape` (e.g. (1, 3, H, W)) to `path` (atomically), verified;
+    returns the worst error ratio. A (H, W) pair means (1, 3, H, W). ONNX files get the input name INPUT_NAME
+    and `output_names` (MindIR files keep MindSpore's)."""
     import mindspore as ms
     import numpy as np
 
     check_writable(path)
     extension = FORMATS[file_format]
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, *size)).astype(np.float32)
+    input_shape = (1, 3, *input_shape) if len(input_shape) == 2 else tuple(input_shape)
+    x = np.random.default_rng(0).uniform(-1, 1, input_shape).astype(np.float32)
     net.set_train(False)
-    reference = [o.asnumpy() for o in _as_list(net(ms.Tensor(x)))]
+    try:
+        reference = [o.asnumpy() for o in _as_list(net(ms.Tensor(x)))]
+    except (ValueError, RuntimeError) as error:
+        raise ExportError(f'the model does not run on a {"x".join(map(str, input_shape))} input: '
+                          f'{str(error).strip().splitlines()[0]}') from None
     with staging_folder(path) as staging:
         staged = os.path.join(staging, 'model')
         from ms_models.layers import export_friendly
@@ -198,10 +206,12 @@ def _export(argv):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     arch = ARCHS[args.arch]
     found = load_network(args.weights, args.network or (arch.networks[0] if arch.networks else None), args.arch)
-    size = tuple(args.size) if args.size else arch.input_size(found.config)
-    worst = export(found.net, args.out, args.format, size, arch.outputs)
-    logger.info('%s (%s, input 1x3x%dx%d) -> %s; verified: max error %.2g of the bound', found.describe(),
-                args.format, size[0], size[1], args.out, worst)
+    if args.size and arch.latent_input:
+        raise ExportError(f'--size: {args.arch} takes a latent vector, not an image')
+    shape = arch.input_shape(found.config, 1, tuple(args.size) if args.size else None)
+    worst = export(found.net, args.out, args.format, shape, arch.outputs)
+    logger.info('%s (%s, input %s) -> %s; verified: max error %.2g of the bound', found.describe(),
+                args.format, 'x'.join(map(str, shape)), args.out, worst)
     return 0
 
 

@@ -29,9 +29,6 @@ class Twins:
     mapping: dict  # torch key -> MindSpore parameter name
     dropped: list  # torch keys with no MindSpore counterpart, by rule
 
-    def input_channels(self):
-        return ARCHS[self.arch].input_channels(self.config)
-
     def set_train(self, training):
         for model in (self.torch32, self.torch64):
             model.train(training)
@@ -60,7 +57,7 @@ def random_state(arch, config, seed):
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
     size = ARCHS[arch].quick_size  # statistics of a smaller batch are sane enough, and cheaper
-    calibration = rng.standard_normal((2, ARCHS[arch].input_channels(config), size, size)).astype(np.float32)
+    calibration = rng.standard_normal(ARCHS[arch].input_shape(config, 2, (size, size))).astype(np.float32)
     with torch.no_grad():
         model.train()(torch.from_numpy(calibration))
     measured = {k: v.numpy().copy() for k, v in model.state_dict().items()}
@@ -114,15 +111,18 @@ def build_twins(arch=None, config=None, torch_weights=None, ms_weights=None, net
 def make_input(twins, size=None, batch=2, image=None, seed=0):
     """A float32 NCHW batch: random normal, or a photo prepared as the architecture's pipeline does."""
     arch = ARCHS[twins.arch]
-    height, width = size or arch.input_size(twins.config)
     if image is None:
         rng = np.random.default_rng(seed)
-        return rng.standard_normal((batch, twins.input_channels(), height, width)).astype(np.float32)
+        return rng.standard_normal(arch.input_shape(twins.config, batch, size)).astype(np.float32)
+    if arch.latent_input:
+        raise UserError(f'--input: {twins.arch} takes a latent vector, not an image')
+    height, width = size or arch.input_size(twins.config)
     import cv2
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     if arch.normalization == 'u2net':
         from preprocess.u2net_io import u2net_normalize
         x = u2net_normalize(resized / 255.0)
-    else:  # 'signed': the GAN models and MobileFaceNet take [-1, 1]
+    else:  # 'signed': the GAN models, MobileFaceNet and DeepFaceDrawing's sketch encoders take [-1, 1]
         x = resized / 127.5 - 1.0
+    x = x[:, :, :arch.input_channels(twins.config)]  # a sketch encoder sees one channel
     return np.repeat(x.transpose(2, 0, 1)[None], batch, axis=0).astype(np.float32)

@@ -27,23 +27,24 @@ MAX_COLOURED = 0.05  # a sketch has (almost) no coloured pixels ...
 MIN_PAPER = 0.5  # ... and at least this much light paper
 
 
-def check_sketch(image, what='the sketch'):
-    """An InputError unless `image` (RGB uint8) could be a face sketch: square, not tiny, grey lines on light."""
+def check_sketch(image):
+    """An InputError unless `image` (RGB uint8) could be a face sketch: square, not tiny, grey lines on light.
+    (The messages follow the file's name.)"""
     height, width = image.shape[:2]
     if abs(height - width) > 0.02 * max(height, width):
-        raise InputError(f'{what} is {width}x{height}: DeepFaceDrawing takes a square face sketch (upstream draws '
+        raise InputError(f'{width}x{height}, not square: DeepFaceDrawing takes a square face sketch (upstream draws '
                          f'at {DFD_SKETCH_SIZE}x{DFD_SKETCH_SIZE}); crop it square around the face')
     if min(height, width) < MIN_SIDE:
-        raise InputError(f'{what} is {width}x{height}: too small for a face sketch, give at least '
-                         f'{MIN_SIDE}x{MIN_SIDE} (upstream draws at {DFD_SKETCH_SIZE}x{DFD_SKETCH_SIZE})')
+        raise InputError(f'{width}x{height}, too small for a face sketch: give at least {MIN_SIDE}x{MIN_SIDE} '
+                         f'(upstream draws at {DFD_SKETCH_SIZE}x{DFD_SKETCH_SIZE})')
     pixels = image.reshape(-1, 3).astype(np.int16)
     coloured = float(np.mean(pixels.max(1) - pixels.min(1) > COLOUR_SPREAD))
     if coloured > MAX_COLOURED:
-        raise InputError(f'{what} is not a sketch: {coloured:.0%} of its pixels are coloured; DeepFaceDrawing takes '
+        raise InputError(f'not a sketch: {coloured:.0%} of its pixels are coloured; DeepFaceDrawing takes '
                          'black lines on white (a drawing, or the edges of a face photo)')
     paper = float(np.mean(pixels.min(1) >= 160))
     if paper < MIN_PAPER:
-        raise InputError(f'{what} is not a sketch: only {paper:.0%} of it is light paper; DeepFaceDrawing takes '
+        raise InputError(f'not a sketch: only {paper:.0%} of it is light paper; DeepFaceDrawing takes '
                          'black lines on a white background')
 
 

@@ -23,6 +23,8 @@ SITE_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'site')
 TASK_LABELS = {'portrait': 'Portrait drawing', 'mask': 'Cut-out', 'cartoon': 'Cartoon (aligned 256x256 face)'}
 NOT_IN_BROWSER = {
     'artline': 'ArtLine draws each photo at its own size and aspect ratio, and ONNX exports are static-size',
+    'deepfacedrawing': 'DeepFaceDrawing runs 11 networks (1.7 GB) and a nearest-neighbour search per sketch; '
+                       'use test.py, or export its networks with python -m apps.export',
 }
 
 
