@@ -200,7 +200,7 @@ def _check_deepfacedrawing(args):
     parse_part_weights(args.part_weights)
     if args.video_path or args.size:
         raise InputError('deepfacedrawing draws one 512x512 face per sketch image: no --video_path, no --size')
-    if args.weights and not is_dfd_folder(args.weights):
+    if args.weights and os.path.exists(args.weights) and not is_dfd_folder(args.weights):
         raise InputError(f'--weights {args.weights}: deepfacedrawing takes a folder, upstream\'s Params/ (with '
                          'AE_whole/ and Combine/) or one made by python -m weights_convert Params/ OUT/')
 

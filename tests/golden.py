@@ -31,12 +31,25 @@ class GoldenCase:
     outputs: list
     tol: float
     fp32_noise: float
+    framework: str  # upstream's: 'torch', or 'jittor' (DeepFaceDrawing)
 
     def checkpoint(self):
-        """The weights as upstream saves them: a training checkpoint dict, or a plain state dict."""
+        """The weights as upstream PyTorch saves them: a training checkpoint dict, or a plain state dict."""
         import torch
         state = {key: torch.from_numpy(np.asarray(value)) for key, value in self.state_dict.items()}
         return {self.network: state} if self.network else state
+
+    def save_upstream(self, folder):
+        """The weights written to `folder` as upstream saves them (torch.save, or Jittor's .pkl); the path."""
+        if self.framework == 'jittor':
+            from jittor_like import save_jittor
+            path = Path(folder) / 'upstream.pkl'
+            save_jittor(self.state_dict, path)
+            return path
+        import torch
+        path = Path(folder) / 'upstream.pt'
+        torch.save(self.checkpoint(), path)
+        return path
 
 
 def load_case(name):
@@ -48,4 +61,5 @@ def load_case(name):
             state[key[len('bn::'):]] = data[key]
     case = CASES[name]
     return GoldenCase(name, case['arch'], case['network'], case['config'], meta['spec'], state, data['x'],
-                      [data[f'out{i}'] for i in range(meta['nouts'])], meta['tol'], meta['fp32_noise'])
+                      [data[f'out{i}'] for i in range(meta['nouts'])], meta['tol'], meta['fp32_noise'],
+                      case.get('framework', 'torch'))

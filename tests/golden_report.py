@@ -25,8 +25,7 @@ def main():
         with torch.no_grad():
             torch_out = reference(torch.from_numpy(case.x))
         with tempfile.TemporaryDirectory() as folder:
-            torch.save(case.checkpoint(), Path(folder) / 'upstream.pt')
-            net = load_network(str(Path(folder) / 'upstream.pt')).net
+            net = load_network(str(case.save_upstream(folder)), case.network).net
         errors = []
         for outputs in [torch_out]:
             errors.append(max(relative_error(o.numpy(), r) for o, r in zip(_list(outputs), case.outputs)))

@@ -74,10 +74,11 @@ def network_config(name, arch):
     return {**ARCHS[arch].default_config, 'image_size': size}
 
 
-def write_params(folder, seed=0, bank_rows=40, image_decoders=False, generator=SMALL_GENERATOR):
-    """A Params/ folder as upstream's, with made-up weights; returns its path."""
+def write_params(folder, seed=0, bank_rows=40, image_decoders=(), generator=SMALL_GENERATOR):
+    """A Params/ folder as upstream's, with made-up weights (the image decoders of the parts named in
+    `image_decoders` only: the pipeline never needs them); returns its path."""
     for offset, (name, arch, stem) in enumerate(dfd_networks()):
-        if name.startswith('image_decoder') and not image_decoders:
+        if name.startswith('image_decoder') and name[len('image_decoder_'):] not in image_decoders:
             continue
         config = generator if arch == 'dfd_generator' else network_config(name, arch)
         path = os.path.join(folder, stem + '.pkl')
