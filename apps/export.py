@@ -24,7 +24,7 @@ examples:
   python -m apps.export --arch u2netp --weights u2netp.pth --format ONNX --out u2netp_320.onnx
   python -m apps.export --arch p2c_generator --weights photo2cartoon_weights.pt --format MINDIR --out p2c.mindir
   python -m apps.export --arch dfd_generator --weights deepfacedrawing/generator.ckpt --format ONNX --out dfd_g.onnx
-  python -m apps.export --arch dfd_feature_decoder --weights Params/Combine/latest_net_DE_eye1.pkl --format MINDIR --out de_eye1.mindir
+  python -m apps.export --arch dfd_feature_decoder --weights latest_net_DE_eye1.pkl --format MINDIR --out de.mindir
 
 Shapes are static: one file per input size (--size H W; default: the architecture's working size). The
 file takes one float32 NCHW input, normalised as the test.py pipelines do (DeepFaceDrawing's decoders: a
@@ -48,15 +48,14 @@ def check_writable(path):
 
 
 def export(net, path, file_format, input_shape, output_names=None):
-    """Write `net` for a float32 input of `input_shape` (e.g. (1, 3, H, W)) to `path` (atomically), verified;
-    returns the worst error ratio. A (H, W) pair means (1, 3, H, W). ONNX files get the input name INPUT_NAME
-    and `output_names` (MindIR files keep MindSpore's)."""
+    """Write `net` for a float32 input of `input_shape` (e.g. (1, 3, H, W), Arch.input_shape) to `path`
+    (atomically), verified; returns the worst error ratio. ONNX files get the input name INPUT_NAME and
+    `output_names` (MindIR files keep MindSpore's)."""
     import mindspore as ms
     import numpy as np
 
     check_writable(path)
     extension = FORMATS[file_format]
-    input_shape = (1, 3, *input_shape) if len(input_shape) == 2 else tuple(input_shape)
     x = np.random.default_rng(0).uniform(-1, 1, input_shape).astype(np.float32)
     net.set_train(False)
     try:
@@ -75,7 +74,7 @@ def export(net, path, file_format, input_shape, output_names=None):
                               f'{str(error).strip().splitlines()[0]}') from error
         staged += extension
         if file_format == 'ONNX':
-            _explicit_pool_padding(staged)
+            _explicit_padding(staged)
             if output_names:
                 _name_onnx_tensors(staged, INPUT_NAME, output_names)
         outputs = _run_exported(staged, file_format, x)
@@ -98,10 +97,10 @@ def _name_onnx_tensors(path, input_name, output_names):
     onnx.save(model, path)
 
 
-def _explicit_pool_padding(path):
-    """MaxPool's auto_pad (SAME_*: MindSpore's form of U^2-Net's ceil-mode pool; VALID) as explicit pads: the
-    same numbers (max-pool padding never wins), and what every runtime takes; onnxruntime-web's WebGPU and
-    WebGL backends support neither auto_pad nor ceil_mode."""
+def _explicit_padding(path):
+    """MaxPool's and ConvTranspose's auto_pad (SAME_*: MindSpore's form of U^2-Net's ceil-mode pool; VALID) as
+    explicit pads: the same numbers (max-pool padding never wins), and what every runtime takes;
+    onnxruntime-web's WebGPU and WebGL backends support neither auto_pad nor ceil_mode."""
     import onnx
     from onnx import helper, shape_inference
     model = onnx.load(path)
@@ -110,6 +109,13 @@ def _explicit_pool_padding(path):
     for node in model.graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         auto_pad = attributes.get('auto_pad', b'NOTSET').decode()
+        if node.op_type == 'ConvTranspose' and auto_pad == 'VALID':
+            # MindSpore also writes a 4-element output_shape, which ONNX refuses (it takes the spatial sizes):
+            # zero pads say the same, (H - 1) * stride + kernel
+            kept = [a for a in node.attribute if a.name not in ('auto_pad', 'output_shape')]
+            del node.attribute[:]
+            node.attribute.extend(kept + [helper.make_attribute('pads', [0] * 4)])
+            continue
         if node.op_type != 'MaxPool' or auto_pad == 'NOTSET':
             continue
         begin, end = [], []

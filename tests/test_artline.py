@@ -195,7 +195,7 @@ def test_test_py_on_a_video(weights, tmp_path):
 def test_export_of_real_scale_weights_agrees(weights, tmp_path, file_format):
     net = load_network(weights['pth']).net
     out = tmp_path / f'artline.{file_format.lower()}'
-    worst = export.export(net, str(out), file_format, (66, 98), ('lines',))
+    worst = export.export(net, str(out), file_format, (1, 3, 66, 98), ('lines',))
     assert worst <= 1 and os.listdir(tmp_path) == [out.name]
     x = np.random.default_rng(0).uniform(-2, 2, (1, 3, 66, 98)).astype(np.float32)
     (lines,) = export._run_exported(str(out), file_format, x)

@@ -25,6 +25,10 @@ SMALL = {
     'mobilefacenet': {'embedding_size': 128},
     'u2netp': {'in_ch': 3, 'out_ch': 1},
     'u2net': {'in_ch': 3, 'out_ch': 2},
+    'dfd_encoder': {'image_size': 64, 'input_nc': 1, 'latent_dim': 512},
+    'dfd_image_decoder': {'image_size': 64, 'output_nc': 1, 'latent_dim': 512},
+    'dfd_feature_decoder': {'image_size': 96, 'output_nc': 32, 'latent_dim': 512},
+    'dfd_generator': {'input_nc': 32, 'output_nc': 3, 'ngf': 4, 'n_downsampling': 3, 'n_blocks': 2},
 }
 
 

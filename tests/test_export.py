@@ -10,13 +10,17 @@ from cli import save_torch
 from apps import export
 from core.registry import ARCHS
 
-SMALL = {  # architecture: (config of the made-up weights, export size)
-    'p2c_generator': ({'ngf': 8, 'img_size': 64, 'light': True}, (64, 64)),
+SMALL = {  # architecture: (config of the made-up weights, export size or None, the first output's shape)
+    'p2c_generator': ({'ngf': 8, 'img_size': 64, 'light': True}, (64, 64), (1, 3, 64, 64)),
     'ugatit_generator': ({'input_nc': 3, 'output_nc': 3, 'ngf': 8, 'n_blocks': 2, 'img_size': 64, 'light': True},
-                         (64, 64)),
-    'u2netp': (None, (75, 61)),  # odd: ceil-mode pools and resizes to odd skip sizes
-    'u2net': (None, (64, 64)),
-    'artline': (None, (66, 98)),  # not multiples of 32: the UnetBlocks' nearest resizes are exported too
+                         (64, 64), (1, 3, 64, 64)),
+    'u2netp': (None, (75, 61), (1, 1, 75, 61)),  # odd: ceil-mode pools and resizes to odd skip sizes
+    'u2net': (None, (64, 64), (1, 1, 64, 64)),
+    'artline': (None, (66, 98), (1, 3, 66, 98)),  # not multiples of 32: the UnetBlocks' nearest resizes too
+    'dfd_encoder': ({'image_size': 64, 'input_nc': 1, 'latent_dim': 512}, None, (1, 512)),
+    'dfd_feature_decoder': ({'image_size': 64, 'output_nc': 32, 'latent_dim': 512}, None, (1, 32, 64, 64)),
+    'dfd_generator': ({'input_nc': 32, 'output_nc': 3, 'ngf': 8, 'n_downsampling': 4, 'n_blocks': 2}, (48, 80),
+                      (1, 3, 48, 80)),  # transposed convs with output_padding 1, cropped
 }
 
 
@@ -26,7 +30,7 @@ def weights(tmp_path_factory):
     saturate the generators' tanh, where any two float32 backends differ by about the bound."""
     folder = tmp_path_factory.mktemp('weights')
     paths = {}
-    for arch, (config, _) in SMALL.items():
+    for arch, (config, _, _) in SMALL.items():
         torch.manual_seed(0)
         state = ARCHS[arch].build_torch(config).state_dict()
         paths[arch] = str(save_torch({k: v.numpy() for k, v in state.items()}, folder / f'{arch}.pth'))
@@ -37,19 +41,20 @@ def weights(tmp_path_factory):
 @pytest.mark.parametrize('arch', list(SMALL))
 def test_export_loads_back_and_agrees(weights, tmp_path, arch, file_format, caplog):
     caplog.set_level('INFO')
-    size = SMALL[arch][1]
+    config, size, out_shape = SMALL[arch]
     out = tmp_path / f'model.{file_format.lower()}'
     status = export.main(['--arch', arch, '--weights', weights[arch], '--format', file_format, '--out', str(out),
-                          '--size', *map(str, size)])
+                          *(['--size', *map(str, size)] if size else [])])
     assert status == 0
     assert os.listdir(tmp_path) == [out.name]  # no staging left behind
     assert 'verified' in caplog.text
-    outputs = export._run_exported(str(out), file_format, np.zeros((1, 3, *size), np.float32))
+    outputs = export._run_exported(str(out), file_format,
+                                   np.zeros(ARCHS[arch].input_shape(config, 1, size), np.float32))
     if file_format == 'ONNX':
         assert export.onnx_names(str(out)) == (['input'], list(ARCHS[arch].outputs))
         assert_pools_portable(out)
     assert len(outputs) == len(ARCHS[arch].outputs)
-    assert outputs[0].shape == ((1, 1, *size) if arch.startswith('u2net') else (1, 3, *size))
+    assert outputs[0].shape == out_shape
 
 
 def assert_pools_portable(path):
@@ -67,7 +72,7 @@ def test_a_wrong_export_is_refused_and_not_kept(weights, tmp_path, monkeypatch):
     out = tmp_path / 'bad.mindir'
     with pytest.raises(export.ExportError, match='differs from the model'):
         export.export(__import__('weights_convert').load_network(weights['u2netp']).net, str(out),
-                      'MINDIR', (64, 64))
+                      'MINDIR', (1, 3, 64, 64))
     assert os.listdir(tmp_path) == []
 
 
@@ -77,9 +82,12 @@ def test_a_wrong_export_is_refused_and_not_kept(weights, tmp_path, monkeypatch):
     (['--arch', 'u2net', '--weights', 'WRONG'], 'holds a p2c_generator'),
     (['--arch', 'u2netp', '--weights', 'U2NETP', '--out', '/nonexistent/dir/x.onnx'], 'cannot write there'),
     (['--arch', 'u2netp', '--weights', 'U2NETP', '--dynamic'], 'static shapes only'),
+    (['--arch', 'dfd_feature_decoder', '--weights', 'DECODER', '--size', '64', '64'], 'takes a latent vector'),
+    (['--arch', 'dfd_encoder', '--weights', 'ENCODER', '--size', '96', '96'], 'does not run on a 1x1x96x96 input'),
 ])
 def test_bad_input(weights, tmp_path, capsys, args, message):
-    args = [{'WRONG': weights['p2c_generator'], 'U2NETP': weights['u2netp']}.get(a, a) for a in args]
+    args = [{'WRONG': weights['p2c_generator'], 'U2NETP': weights['u2netp'], 'DECODER': weights['dfd_feature_decoder'],
+             'ENCODER': weights['dfd_encoder']}.get(a, a) for a in args]
     defaults = {'--weights': weights['u2netp'], '--format': 'ONNX', '--out': str(tmp_path / 'x.onnx')}
     for flag, value in defaults.items():
         if flag not in args:

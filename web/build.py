@@ -86,7 +86,7 @@ def build_site(specs, out):
             entry['file'] = f'models/{entry["id"]}.onnx'
             path = os.path.join(staging, entry['file'])
             logger.info('exporting %s (%s) at %dx%d ...', spec.weights, network.describe(), side, side)
-            export(network.net, path, 'ONNX', (side, side), arch.outputs)
+            export(network.net, path, 'ONNX', arch.input_shape(network.config, 1, (side, side)), arch.outputs)
             entry['bytes'] = os.path.getsize(path)
             entry['sha256'] = sha256_of(path)
             entries.append(entry)
