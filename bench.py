@@ -42,6 +42,8 @@ class Case:
 CASES = [Case(f'{arch.name}_{size}', arch.name, arch.default_config, size)
          for arch in ARCHS.values() for size in arch.bench_sizes]
 CASES.append(Case('portrait_pipeline_512', 'portrait_pipeline', {}, 512))
+# DeepFaceDrawing: a 512x512 sketch through its 11 networks at their released sizes, banks of upstream's sizes.
+CASES.append(Case('sketch_pipeline_512', 'sketch_pipeline', {}, 512))
 # One photo2cartoon training step (D and G updates, face-ID loss), upstream's recipe: not in the default run.
 TRAIN_CASE = Case('train_step_ch32_256', 'train_step', {'ch': 32, 'img_size': 256, 'light': True, 'n_dis': 7}, 256)
 BY_NAME = {case.name: case for case in CASES + [TRAIN_CASE]}
@@ -79,22 +81,36 @@ class Worker:
             photo = data.astronaut()  # 512 x 512
             predict = self._predictor('u2net', {})
             self.forward = lambda: PortraitDrawing(predict)(photo)
+        elif case.arch == 'sketch_pipeline':
+            self.forward = self._sketch_pipeline(rng)
         else:
-            x = rng.standard_normal((1, 3, case.size, case.size)).astype(np.float32)
+            shape = ARCHS[case.arch].input_shape(case.config, 1, (case.size, case.size))
+            x = rng.standard_normal(shape).astype(np.float32)
             predict = self._predictor(case.arch, case.config or None)
             self.forward = lambda: predict(x)
-        self.x_shape = (1, 3, case.size, case.size)
 
     def _predictor(self, arch, config):
         if self.framework == 'torch':
             import torch
             from torch_ref.inference import Predictor
             torch.manual_seed(0)
-            self.model = ARCHS[arch].build_torch(config)
-            return Predictor(self.model)
+            return Predictor(ARCHS[arch].build_torch(config))
         from ms_models.inference import Predictor
-        self.model = ARCHS[arch].build_mindspore(config)
-        return Predictor(self.model)
+        return Predictor(ARCHS[arch].build_mindspore(config))
+
+    def _sketch_pipeline(self, rng):
+        """DeepFaceDrawing's sketch -> face (male bank, 6247 rows per part as upstream's) on an edge sketch."""
+        import cv2
+        from skimage import data
+        from core.registry import DFD_GENDERS, DFD_PARTS, dfd_networks
+        from preprocess.sketch_face import SketchToFace, edge_sketch
+        sketch = edge_sketch(cv2.resize(data.astronaut()[20:300, 110:390], (512, 512)))
+        networks = {network.name: self._predictor(network.arch, network.config)
+                    for network in dfd_networks(everything=False)}
+        banks = {f'{gender}_{part.name}': (100 * rng.standard_normal((6247, 512))).astype('float32')
+                 for gender in DFD_GENDERS for part in DFD_PARTS}
+        task = SketchToFace(networks, banks)
+        return lambda: task(sketch)
 
     def _train_step(self, config, rng):
         """A function that takes one training step on a fixed batch (a random frozen MobileFaceNet)."""
@@ -148,12 +164,12 @@ class Worker:
         return {'seconds': time.perf_counter() - began}
 
     def flops(self):
-        """Floating-point operations of one network forward (PyTorch's count of convs and matmuls)."""
+        """Floating-point operations of one forward (PyTorch's count of convs and matmuls)."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
         counter = FlopCounterMode(display=False)
         with counter, torch.inference_mode():
-            self.model(torch.zeros(self.x_shape))
+            self.forward()
         return {'flops': counter.get_total_flops()}
 
 

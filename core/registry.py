@@ -296,11 +296,22 @@ DFD_BANK_FILE = 'AE_whole/{prefix}_{key}_feature.bin'  # raw float32, (rows, 512
 DFD_OPTIONAL_ROLES = ('image_decoder',)  # only upstream's GUI shadows need them
 
 
-def dfd_networks():
-    """(network name, arch, upstream file stem) of each of DeepFaceDrawing's 16 networks."""
-    parts = [(f'{role}_{part.name}', arch, stem.format(key=part.key))
-             for role, (arch, stem) in DFD_ROLES.items() for part in DFD_PARTS]
-    return parts + [DFD_GENERATOR]
+@dataclass(frozen=True)
+class DfdNetwork:
+    name: str  # '<role>_<part>' or 'generator': a converted folder's file name
+    arch: str
+    stem: str  # its upstream file, without extension
+    config: dict  # its constructor's arguments as released
+
+
+def dfd_networks(everything=True):
+    """Each of DeepFaceDrawing's 16 networks, in upstream's order (or the 11 a sketch -> face run needs)."""
+    parts = [DfdNetwork(f'{role}_{part.name}', arch, stem.format(key=part.key),
+                        {**ARCHS[arch].default_config, 'image_size': part.size})
+             for role, (arch, stem) in DFD_ROLES.items() for part in DFD_PARTS
+             if everything or role not in DFD_OPTIONAL_ROLES]
+    name, arch, stem = DFD_GENERATOR
+    return parts + [DfdNetwork(name, arch, stem, ARCHS[arch].default_config)]
 
 
 class WeightsNotFound(UserError):

@@ -87,6 +87,12 @@ def to_image(generated):
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
+def edge_sketch(photo):
+    """A quick sketch of a photo (RGB uint8), for tests and benchmarks: its Canny edges, black on white, grey RGB."""
+    edges = cv2.Canny(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), 100, 200)
+    return np.repeat((255 - edges)[:, :, None], 3, axis=2)
+
+
 def parse_part_weights(text):
     """'eye1=1,nose=0.5' -> {'eye1': 1.0, ..., 'face': 1.0}: how far each part moves onto the bank (0 to 1)."""
     weights = {name: 1.0 for name in PARTS}

@@ -67,23 +67,16 @@ def upstream_state(arch, config, seed):
     return synthetic_state_dict(spec, seed)
 
 
-def network_config(name, arch):
-    if arch == 'dfd_generator':
-        return SMALL_GENERATOR
-    size = next(part.size for part in DFD_PARTS if name.endswith('_' + part.name))
-    return {**ARCHS[arch].default_config, 'image_size': size}
-
-
 def write_params(folder, seed=0, bank_rows=40, image_decoders=(), generator=SMALL_GENERATOR):
     """A Params/ folder as upstream's, with made-up weights (the image decoders of the parts named in
     `image_decoders` only: the pipeline never needs them); returns its path."""
-    for offset, (name, arch, stem) in enumerate(dfd_networks()):
-        if name.startswith('image_decoder') and name[len('image_decoder_'):] not in image_decoders:
+    for offset, network in enumerate(dfd_networks()):
+        if network.name.startswith('image_decoder') and network.name[len('image_decoder_'):] not in image_decoders:
             continue
-        config = generator if arch == 'dfd_generator' else network_config(name, arch)
-        path = os.path.join(folder, stem + '.pkl')
+        config = generator if network.arch == 'dfd_generator' else network.config
+        path = os.path.join(folder, network.stem + '.pkl')
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        save_jittor(upstream_state(arch, config, seed + offset), path)
+        save_jittor(upstream_state(network.arch, config, seed + offset), path)
     rng = np.random.default_rng(seed)
     for gender, prefix in DFD_GENDERS.items():
         for part in DFD_PARTS:

@@ -282,9 +282,8 @@ def test_a_broken_params_folder_is_one_line_and_nothing_is_written(params, tmp_p
 
 def face_sketch():
     """Black edges on white of a real face: the astronaut's head, 512x512, as a grey RGB image."""
-    head = cv2.resize(data.astronaut()[20:300, 110:390], (512, 512), interpolation=cv2.INTER_AREA)
-    edges = cv2.Canny(cv2.cvtColor(head, cv2.COLOR_RGB2GRAY), 100, 200)
-    return np.repeat((255 - edges)[:, :, None], 3, axis=2)
+    from preprocess.sketch_face import edge_sketch
+    return edge_sketch(cv2.resize(data.astronaut()[20:300, 110:390], (512, 512), interpolation=cv2.INTER_AREA))
 
 
 @pytest.fixture(scope='module')

@@ -54,9 +54,9 @@ def _found(folder, stems):
 
 def _upstream_paths(folder):
     paths = {}
-    for name, _, stem in dfd_networks():
-        base = os.path.join(folder, stem)
-        paths[name] = next((base + ext for ext in UPSTREAM_EXTENSIONS if os.path.isfile(base + ext)), base + '.pkl')
+    for network in dfd_networks():
+        base = os.path.join(folder, network.stem)
+        paths[network.name] = next((base + ext for ext in UPSTREAM_EXTENSIONS if os.path.isfile(base + ext)), base + '.pkl')
     return paths
 
 
@@ -110,7 +110,7 @@ def _wanted(paths, everything):
 def read_upstream_states(folder, everything=True):
     """{network name: (arch, numpy state dict, path)} of an upstream folder (.pkl, or the .pth the way back
     writes)."""
-    arches = {name: arch for name, arch, _ in dfd_networks()}
+    arches = {network.name: network.arch for network in dfd_networks()}
     found = _found(folder, _wanted(_upstream_paths(folder), everything))
     return {name: (arches[name], read_torch(path)[None], path) for name, path in found.items()}
 
@@ -118,7 +118,7 @@ def read_upstream_states(folder, everything=True):
 def mindspore_networks(folder, everything=True):
     """({network name: Network}, banks) from an upstream or a converted folder, every network loaded strictly."""
     from .convert import mindspore_network, mindspore_network_from_params
-    arches = {name: arch for name, arch, _ in dfd_networks()}
+    arches = {network.name: network.arch for network in dfd_networks()}
     if is_converted_folder(folder):
         found = _found(folder, _wanted({name: os.path.join(folder, name + '.ckpt') for name in arches}, everything))
         networks = {name: mindspore_network_from_params(read_mindspore(path), arches[name], name, path)
@@ -149,8 +149,8 @@ def convert_folder(src, dst):
 def _to_upstream(src, dst):
     from .checkpoints import write_torch
     from .convert import torch_state_dict
-    stems = {name: stem for name, _, stem in dfd_networks()}
-    arches = {name: arch for name, arch, _ in dfd_networks()}
+    stems = {network.name: network.stem for network in dfd_networks()}
+    arches = {network.name: network.arch for network in dfd_networks()}
     found = _found(src, {name: os.path.join(src, name + '.ckpt') for name in stems})
     banks = read_banks(src)
     converted = [(name,) + torch_state_dict(read_mindspore(path), arches[name], path) for name, path in found.items()]
