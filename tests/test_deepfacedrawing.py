@@ -370,3 +370,24 @@ def test_gender_is_only_for_deepfacedrawing(sketch, tmp_path):
                                            '--gender', 'female'])
     with pytest.raises(Exception, match='--gender and --part_weights are for --model deepfacedrawing'):
         load_script('test').check_inputs(args)
+
+
+def test_the_parts_are_pasted_in_upstreams_order_without_the_noses_last_rows():
+    from preprocess.sketch_face import paste
+    features = {part.name: np.full((1, 32, part.size, part.size), i, np.float32) for i, part in enumerate(DFD_PARTS)}
+    features['nose'][:, :, 124:] = -1  # upstream never pastes these rows
+    face_map = paste(features)
+    eye1, eye2, nose, mouth, face = range(5)
+    assert face_map[0, 0, 160, 120] == eye1 and face_map[0, 0, 260, 300] == eye2  # eye2 over the nose
+    assert face_map[0, 0, 270, 200] == eye1 and face_map[0, 0, 300, 200] == nose  # eye1 over the nose
+    assert face_map[0, 0, 320, 200] == nose and face_map[0, 0, 356, 200] == mouth  # nose over the mouth, 124 rows
+    assert face_map[0, 0, 490, 170] == mouth and face_map[0, 0, 10, 10] == face and -1 not in face_map
+
+
+def test_the_face_is_encoded_with_the_parts_whitened():
+    from preprocess.sketch_face import part_crop
+    sketch = np.zeros((512, 512), np.uint8)
+    face = part_crop(sketch, DFD_PARTS[-1])
+    assert face[156:284, 108:236].min() == 255 and face[301:493, 169:361].min() == 255 and face[0, 0] == 0
+    assert sketch.max() == 0  # the caller's sketch is left alone
+    assert part_crop(sketch, DFD_PARTS[2]).shape == (160, 160)
