@@ -275,8 +275,18 @@ class TrainModeBatchNorm2d(nn.BatchNorm2d):
 
 class ConvTranspose2d(nn.Conv2dTranspose):
     """torch.nn.ConvTranspose2d(in, out, kernel_size, stride, padding, output_padding, bias), weight (in, out, k, k)
-    as torch's. Computed unpadded, then cropped by `padding` at the start and `padding - output_padding` at the
-    end: MindSpore's padded form is wrong on CPU with output_padding 1 (up to 9.4 off in DeepFaceDrawing)."""
+    as torch's. MindSpore's own padded form is wrong on CPU with output_padding 1 (up to 9.4 off in
+    DeepFaceDrawing), and its transposed-conv kernel runs 4x slower than torch's on large maps.
+
+    Where the output is exactly `stride` times the input (kernel + output_padding - 2 * padding = stride, e.g.
+    DeepFaceDrawing's k3 p1 op1 and k4 p1 op0) and the input is large, it is computed as a sub-pixel
+    convolution: output pixel (s*m + a, s*j + b) takes input rows m + d through kernel row a + padding - s*d,
+    so one ordinary convolution with each phase's sub-kernel stacked as s*s*out channels, then a pixel shuffle,
+    gives every phase at once (2-3x faster from 64x64 inputs up; below, rearranging the weights costs more
+    than it saves). Otherwise: computed unpadded, then cropped by `padding` at the start and
+    `padding - output_padding` at the end."""
+
+    SUB_PIXEL_MIN_PIXELS = 64 * 64
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode='valid', has_bias=bias)
@@ -284,12 +294,44 @@ class ConvTranspose2d(nn.Conv2dTranspose):
         self.step = stride
         self.crop = padding
         self.extra = output_padding
+        self.sub_pixel = kernel_size + output_padding - 2 * padding == stride
+        if output_padding > padding and not self.sub_pixel:
+            raise ValueError('ConvTranspose2d: output_padding above padding is implemented only where the output '
+                             'is stride times the input')
+        if self.sub_pixel:
+            # input offsets d whose kernel row a + padding - s*d lies in the kernel, for some phase a
+            low = min(-((kernel_size - 1 - a - padding) // stride) for a in range(stride))
+            high = max((a + padding) // stride for a in range(stride))
+            self.pads = (-low, high)
+            taps = [[a + padding - stride * d for d in range(low, high + 1)] for a in range(stride)]
+            # kernel rows to gather per (phase, tap); index `kernel_size` is a zero row
+            self.taps = Tensor(np.array([t if 0 <= t < kernel_size else kernel_size for row in taps for t in row],
+                                        np.int32))
+            self.phase_conv = ops.Conv2D(out_channels * stride * stride, high - low + 1, pad_mode='pad',
+                                         pad=(-low, high, -low, high))
 
     def construct(self, x):
+        if self.sub_pixel and x.shape[2] * x.shape[3] >= self.SUB_PIXEL_MIN_PIXELS:
+            return self._sub_pixel(x)
         out = super().construct(x)
         h = (x.shape[2] - 1) * self.step - 2 * self.crop + self.kernel + self.extra
         w = (x.shape[3] - 1) * self.step - 2 * self.crop + self.kernel + self.extra
         return out[:, :, self.crop:self.crop + h, self.crop:self.crop + w]
+
+    def _sub_pixel(self, x):
+        s, (before, after) = self.step, self.pads
+        taps = after + before + 1
+        c_in, c_out, k = self.weight.shape[0], self.weight.shape[1], self.kernel
+        weight = self.weight.transpose(1, 0, 2, 3)  # (out, in, k, k)
+        weight = ops.concat([weight, ops.zeros((c_out, c_in, 1, k), weight.dtype)], 2)
+        weight = ops.concat([weight, ops.zeros((c_out, c_in, k + 1, 1), weight.dtype)], 3)
+        weight = ops.gather(ops.gather(weight, self.taps, 2), self.taps, 3)  # (out, in, s*taps, s*taps)
+        weight = weight.reshape(c_out, c_in, s, taps, s, taps).transpose(0, 2, 4, 1, 3, 5)
+        weight = weight.reshape(c_out * s * s, c_in, taps, taps)
+        out = pixel_shuffle(self.phase_conv(x, weight), s)
+        if self.has_bias:
+            out = out + expand_as(self.bias.reshape(1, -1, 1, 1), out)
+        return out
 
 
 class Tanh(nn.Cell):

@@ -53,6 +53,51 @@ def test_instance_norm_matches_torch_biased_variance(rng):
     close(layers.InstanceNorm2d(3)(Tensor(x)), torch.nn.InstanceNorm2d(3)(torch.from_numpy(x)), 2e-6)
 
 
+def test_affine_instance_norm(rng):
+    x = randn(rng, 2, 3, 7, 5) * 3 + 2
+    theirs = torch.nn.InstanceNorm2d(3, affine=True)
+    theirs.weight.data, theirs.bias.data = torch.from_numpy(randn(rng, 3)), torch.from_numpy(randn(rng, 3))
+    ours = layers.InstanceNorm2d(3, affine=True)
+    ours.weight.set_data(Tensor(theirs.weight.detach().numpy()))
+    ours.bias.set_data(Tensor(theirs.bias.detach().numpy()))
+    close(ours(Tensor(x)), theirs(torch.from_numpy(x)), 2e-6)
+
+
+def test_train_mode_batch_norm_uses_batch_statistics_in_eval(rng):
+    x = randn(rng, 2, 3, 7, 5) * 3 + 2
+    ours = layers.TrainModeBatchNorm2d(3)
+    ours.gamma.set_data(Tensor(randn(rng, 3)))
+    ours.beta.set_data(Tensor(randn(rng, 3)))
+    ours.set_train(False)
+    theirs = F.batch_norm(torch.from_numpy(x), None, None, torch.from_numpy(ours.gamma.asnumpy()),
+                          torch.from_numpy(ours.beta.asnumpy()), True, 0.0, 1e-5)
+    close(ours(Tensor(x)), theirs, 2e-6)
+    assert np.array_equal(ours.moving_mean.asnumpy(), np.zeros(3, np.float32))  # never updated
+
+
+@pytest.mark.parametrize('kwargs, size', [
+    (dict(kernel_size=3, stride=2, padding=1, output_padding=1), (9, 7)),  # DeepFaceDrawing's generator, small
+    (dict(kernel_size=3, stride=2, padding=1, output_padding=1), (64, 72)),  # ... large: as a sub-pixel conv
+    (dict(kernel_size=4, stride=2, padding=1), (66, 64)),  # its decoders
+    (dict(kernel_size=4, stride=2, padding=1, bias=False), (5, 6)),
+    (dict(kernel_size=3, stride=2), (5, 4)),  # no padding: the crop path only
+    (dict(kernel_size=5, stride=3, padding=1), (64, 64)),  # 3x: a sub-pixel conv
+])
+def test_conv_transpose2d_has_torch_semantics(kwargs, size, rng):
+    x = randn(rng, 2, 6, *size)
+    theirs = torch.nn.ConvTranspose2d(6, 5, **kwargs)
+    ours = layers.ConvTranspose2d(6, 5, **kwargs)
+    ours.weight.set_data(Tensor(theirs.weight.detach().numpy()))
+    if kwargs.get('bias', True):
+        ours.bias.set_data(Tensor(theirs.bias.detach().numpy()))
+    close(ours(Tensor(x)), theirs(torch.from_numpy(x)), 2e-6)
+
+
+def test_conv_transpose2d_refuses_what_it_cannot_compute():
+    with pytest.raises(ValueError, match='output_padding above padding'):
+        layers.ConvTranspose2d(6, 5, 5, stride=3, padding=1, output_padding=2)
+
+
 @pytest.mark.parametrize('size', [(8, 8), (9, 7), (5, 3), (1, 1)])
 def test_ceil_mode_max_pool_on_odd_sizes(size, rng):
     x = randn(rng, 2, 3, *size)
