@@ -356,9 +356,14 @@ def test_test_py_draws_a_folder_of_sketches_and_reports_the_bad_ones(converted, 
     (['--part_weights', 'eye1=2'], 'eye1=2 is outside 0 to 1'),
     (['--part_weights', 'ear=1'], "unknown part 'ear'"),
     (['--size', '256'], 'no --video_path, no --size'),
+    (['--weights', 'BROKEN'], 'not a complete DeepFaceDrawing folder, missing Combine/latest_net_G.pkl'),
 ])
-def test_bad_input_is_one_line(converted, sketch, tmp_path, args, message):
-    args = [os.path.join(converted, 'generator.ckpt') if a == 'FILE' else a for a in args]
+def test_bad_input_is_one_line(params, converted, sketch, tmp_path, args, message):
+    if 'BROKEN' in args:
+        broken = _linked_copy(params, str(tmp_path / 'Params'))
+        os.remove(os.path.join(broken, 'Combine', 'latest_net_G.pkl'))
+    args = [{'FILE': os.path.join(converted, 'generator.ckpt'), 'BROKEN': str(tmp_path / 'Params')}.get(a, a)
+            for a in args]
     result = run_script('test', '--model', 'deepfacedrawing', '--photo_path', sketch, '--save_path',
                         tmp_path / 'face.png', *([] if '--weights' in args else ['--weights', converted]), *args)
     assert result.returncode == 1 and result.stderr.startswith('error: ') and message in result.stderr, result.stderr
