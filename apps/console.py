@@ -12,6 +12,7 @@ MODULES = {  # command -> the module whose main(argv) it is
     'convert': 'weights_convert.__main__',
     'export': 'apps.export',
     'parity': 'parity.__main__',
+    'prepare-data': 'preprocess.prepare_data',
     'web': 'web.__main__',
 }
 SCRIPTS = ('test', 'train', 'bench')  # top-level scripts of the source tree
