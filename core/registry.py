@@ -48,6 +48,7 @@ class Arch:
     exportable: bool = False  # python -m apps.export takes it
     bench_sizes: tuple = ()  # bench.py cases at these sizes
     latent_input: bool = False  # it takes a latent vector (N, latent_dim), not an image
+    fixed_size: bool = False  # it takes input_size(config) only (a linear layer on the flattened map)
 
     def input_size(self, config=None):
         """(H, W) the network works at with `config` (a generator's img_size, a part's image_size, else `size`)."""
@@ -186,7 +187,7 @@ ARCHS = {arch.name: arch for arch in [
     Arch('dfd_encoder', 'deepfacedrawing', 'EncoderGenerator_Res',
          'DeepFaceDrawing part encoder (sketch crop -> 512-d latent)', 'fc_mu.0.weight', _dfd_encoder_config,
          default_config={'image_size': 128, 'input_nc': 1, 'latent_dim': 512}, size=128, quick_size=128,
-         outputs=('latent',), exportable=True),
+         outputs=('latent',), exportable=True, fixed_size=True),
     Arch('dfd_image_decoder', 'deepfacedrawing', 'DecoderGenerator_image_Res',
          'DeepFaceDrawing part image decoder (latent -> sketch; GUI shadows only)', 'fc.0.weight',
          _dfd_decoder_config, lambda shapes: not _is_dfd_feature_decoder(shapes),

@@ -56,8 +56,9 @@ def random_state(arch, config, seed):
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
-    size = ARCHS[arch].quick_size  # statistics of a smaller batch are sane enough, and cheaper
-    calibration = rng.standard_normal(ARCHS[arch].input_shape(config, 2, (size, size))).astype(np.float32)
+    # statistics of a smaller batch are sane enough, and cheaper (unless the network takes one size only)
+    size = ARCHS[arch].input_size(config) if ARCHS[arch].fixed_size else (ARCHS[arch].quick_size,) * 2
+    calibration = rng.standard_normal(ARCHS[arch].input_shape(config, 2, size)).astype(np.float32)
     with torch.no_grad():
         model.train()(torch.from_numpy(calibration))
     measured = {k: v.numpy().copy() for k, v in model.state_dict().items()}

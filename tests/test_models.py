@@ -29,6 +29,12 @@ CASES = {
     'u2net_odd_size': ('u2net', {'in_ch': 3, 'out_ch': 1}, (1, 3, 250, 170)),
     # 66 x 98: every UnetBlock resizes its upsampled input to the skip's size (66 -> 33 -> 17 -> 9 -> 5 -> 3)
     'artline': ('artline', {}, (2, 3, 66, 98)),
+    'dfd_encoder': ('dfd_encoder', {'image_size': 64, 'input_nc': 1, 'latent_dim': 512}, (2, 1, 64, 64)),
+    'dfd_image_decoder': ('dfd_image_decoder', {'image_size': 64, 'output_nc': 1, 'latent_dim': 512}, (2, 512)),
+    'dfd_feature_decoder': ('dfd_feature_decoder', {'image_size': 96, 'output_nc': 32, 'latent_dim': 512}, (2, 512)),
+    # 256 x 128: its last transposed conv sees 128 x 64, computed as a sub-pixel convolution
+    'dfd_generator': ('dfd_generator', {'input_nc': 32, 'output_nc': 3, 'ngf': 4, 'n_downsampling': 3, 'n_blocks': 2},
+                      (2, 32, 256, 128)),
 }
 # Forward (and buffers) only: U2NET's gradients are covered by u2netp's. ArtLine's gradients come within 1-2x of
 # the 16x-PyTorch bound in some layers (MindSpore's backward through the spectral norms is noisier); ArtLine is

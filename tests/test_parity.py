@@ -175,3 +175,15 @@ def test_reads_a_photo_as_the_pipeline_does(tmp_path):
                      '--batch', 1, '--quiet')
     assert result.returncode == 0 and 'input 1x3x96x64' not in result.stdout  # quiet: verdict only
     assert result.stdout.startswith('OK    u2netp eval')
+
+
+def test_finds_running_statistics_where_deepfacedrawing_normalises_with_the_batch(monkeypatch):
+    """The feature decoders' batch-statistics BatchNorm, on a latent input (make_input's (N, 512) case)."""
+    from mindspore import nn
+    from parity.twins import make_input
+    twins = build_twins('dfd_feature_decoder', {'image_size': 64, 'output_nc': 32, 'latent_dim': 512})
+    x = make_input(twins, batch=1)
+    assert x.shape == (1, 512) and run_parity(twins, x).ok
+    monkeypatch.setattr(ms_models.layers.TrainModeBatchNorm2d, 'construct', nn.BatchNorm2d.construct)
+    twins = build_twins('dfd_feature_decoder', {'image_size': 64, 'output_nc': 32, 'latent_dim': 512})
+    assert _first_failure(run_parity(twins, x)) == 'conv.0.conv_block.2'
