@@ -24,7 +24,7 @@ examples:
   python test.py --model artline --photo_path me.jpg --save_path lines.png --weights ArtLine_650.pkl --size 800
   python test.py --photo_path photos/ --save_path cartoons/ --all_faces --report run.json
   python test.py --model deepfacedrawing --photo_path sketch.png --save_path face.png --weights Params/
-  python test.py --model deepfacedrawing --photo_path sketches/ --save_path faces/ --gender female --part_weights eye1=0.8,mouth=0.5
+  python test.py --model deepfacedrawing --photo_path sketches/ --save_path faces/ --gender female --part_weights mouth=0.5
   msrun --worker_num=2 --local_worker_num=2 --join=True test.py --photo_path big/ --save_path out/ --distribute
   msrun --worker_num=2 --local_worker_num=2 --join=True test.py --model u2net_portrait --video_path long.mp4 --save_path drawn.mp4 --distribute
 
@@ -72,7 +72,7 @@ def parse_args(argv=None):
     parser.add_argument('--gender', choices=('male', 'female'), help='deepfacedrawing: whose latent bank the parts '
                         'are projected onto (upstream\'s default: male)')
     parser.add_argument('--part_weights', help='deepfacedrawing: how far each part moves from the sketch onto the '
-                        'faces the model knows, 0 to 1 (default 1 each), e.g. eye1=0.8,eye2=0.8,nose=1,mouth=0.5,face=1')
+                        'faces the model knows, 0 to 1 (default 1 each), e.g. eye1=0.8,eye2=0.8,mouth=0.5')
     parser.add_argument('--distribute', action='store_true',
                         help='under msrun: each worker takes its share of a folder\'s sorted photos or of a video\'s '
                              'frames; rank 0 joins the video and gives the summary')

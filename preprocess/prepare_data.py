@@ -48,8 +48,9 @@ class TrainingFace:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog='python -m preprocess.prepare_data', description=__doc__.split(':', 1)[1].strip(),
-                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog='python -m preprocess.prepare_data',
+                                     description=__doc__.split(':', 1)[1].strip(), epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data_path', required=True, help='a folder of photos (searched recursively)')
     parser.add_argument('--save_path', required=True, help='the folder for the faces (created)')
     parser.add_argument('--detector', choices=('dlib', 'fan'), default='dlib', help='face landmarks backend')

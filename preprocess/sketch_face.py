@@ -155,10 +155,12 @@ def torch_task(folder, gender='male', part_weights=None):
 
     from core.registry import ARCHS
     from torch_ref.inference import Predictor
-    from weights_convert.deepfacedrawing import read_banks, read_upstream_states
+    from weights_convert.deepfacedrawing import check_part_size, read_banks, read_upstream_states
     predictors = {}
-    for name, (arch, state, _) in read_upstream_states(folder, everything=False).items():
-        model = ARCHS[arch].build_torch(ARCHS[arch].config_from_shapes({k: v.shape for k, v in state.items()}))
+    for name, (arch, state, path) in read_upstream_states(folder, everything=False).items():
+        config = ARCHS[arch].config_from_shapes({k: v.shape for k, v in state.items()})
+        check_part_size(name, config, path)
+        model = ARCHS[arch].build_torch(config)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
         predictors[name] = Predictor(model)
     return SketchToFace(predictors, read_banks(folder), gender, part_weights)

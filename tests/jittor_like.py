@@ -63,8 +63,8 @@ def save_jittor(state, path, trailer=True):
 
 def upstream_state(arch, config, seed):
     """Upstream-layout weights (no BatchNorm batch counters: Jittor has none)."""
-    spec = [s for s in spec_of(ARCHS[arch].build_torch(config).state_dict()) if not s[0].endswith('num_batches_tracked')]
-    return synthetic_state_dict(spec, seed)
+    spec = spec_of(ARCHS[arch].build_torch(config).state_dict())
+    return synthetic_state_dict([s for s in spec if not s[0].endswith('num_batches_tracked')], seed)
 
 
 def write_params(folder, seed=0, bank_rows=40, image_decoders=(), generator=SMALL_GENERATOR):

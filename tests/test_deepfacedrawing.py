@@ -256,6 +256,7 @@ def _linked_copy(params, folder):
     ('short_bank', 'not a whole number of 512-value float32 rows'),
     ('tiny_bank', 'at least 15 of them; this one is 3x512'),
     ('code', 'refused to load'),
+    ('swapped', 'a network for 160x160 parts, but encoder_eye1 works on 128x128'),
 ])
 def test_a_broken_params_folder_is_one_line_and_nothing_is_written(params, tmp_path, damage, message):
     broken = _linked_copy(params, str(tmp_path / 'Params'))
@@ -265,6 +266,10 @@ def test_a_broken_params_folder_is_one_line_and_nothing_is_written(params, tmp_p
         bank = os.path.join(broken, 'AE_whole', 'female__feature.bin')  # the face's: the last one read
         os.remove(bank)
         np.zeros(3 * 512 + (1 if damage == 'short_bank' else 0), np.float32).tofile(bank)
+    elif damage == 'swapped':  # the nose's encoder where the eye's belongs
+        eye = os.path.join(broken, 'AE_whole', 'latest_net_encoder_eye1.pkl')
+        os.remove(eye)
+        os.symlink(os.path.join(params, 'AE_whole', 'latest_net_encoder_nose.pkl'), eye)
     else:
         path = os.path.join(broken, 'Combine', 'latest_net_DE_mouth.pkl')
         os.remove(path)

@@ -4,7 +4,6 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from cli import ROOT  # noqa: F401  (tests run from the repository root)
 from preprocess.images import read_rgb
 from preprocess.prepare_data import main
 

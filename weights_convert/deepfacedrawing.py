@@ -56,7 +56,8 @@ def _upstream_paths(folder):
     paths = {}
     for network in dfd_networks():
         base = os.path.join(folder, network.stem)
-        paths[network.name] = next((base + ext for ext in UPSTREAM_EXTENSIONS if os.path.isfile(base + ext)), base + '.pkl')
+        present = [base + ext for ext in UPSTREAM_EXTENSIONS if os.path.isfile(base + ext)]
+        paths[network.name] = present[0] if present else base + '.pkl'
     return paths
 
 
@@ -115,17 +116,28 @@ def read_upstream_states(folder, everything=True):
     return {name: (arches[name], read_torch(path)[None], path) for name, path in found.items()}
 
 
+def check_part_size(name, config, path):
+    """A part network must be built for its part's window (an eye encoder for 128x128, ...)."""
+    expected = next(network.config for network in dfd_networks() if network.name == name).get('image_size')
+    if expected is not None and config['image_size'] != expected:
+        raise ConversionError(f'{path}: a network for {config["image_size"]}x{config["image_size"]} parts, but '
+                              f'{name} works on {expected}x{expected} (a file of another part?)')
+
+
 def mindspore_networks(folder, everything=True):
     """({network name: Network}, banks) from an upstream or a converted folder, every network loaded strictly."""
     from .convert import mindspore_network, mindspore_network_from_params
     arches = {network.name: network.arch for network in dfd_networks()}
+    networks = {}
     if is_converted_folder(folder):
         found = _found(folder, _wanted({name: os.path.join(folder, name + '.ckpt') for name in arches}, everything))
-        networks = {name: mindspore_network_from_params(read_mindspore(path), arches[name], name, path)
-                    for name, path in found.items()}
+        for name, path in found.items():
+            networks[name] = mindspore_network_from_params(read_mindspore(path), arches[name], name, path)
+            check_part_size(name, networks[name].config, path)
     else:
-        networks = {name: mindspore_network(state, arch, name, path)
-                    for name, (arch, state, path) in read_upstream_states(folder, everything).items()}
+        for name, (arch, state, path) in read_upstream_states(folder, everything).items():
+            networks[name] = mindspore_network(state, arch, name, path)
+            check_part_size(name, networks[name].config, path)
     return networks, read_banks(folder)
 
 
