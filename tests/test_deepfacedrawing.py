@@ -219,9 +219,16 @@ def test_params_convert_to_checkpoints_and_banks(params, converted):
     assert np.array_equal(banks['female_mouth'], raw) and len(banks) == 2 * len(DFD_PARTS)
 
 
+def _convert(src, dst):
+    """python -m weights_convert SRC DST, in its own process (its networks do not stay in this one's memory)."""
+    result = subprocess.run([sys.executable, '-m', 'weights_convert', str(src), str(dst)], capture_output=True,
+                            text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
 def test_converted_folder_goes_back_to_upstreams_layout(params, converted, tmp_path):
     back = tmp_path / 'Params_torch'
-    convert(converted, str(back))
+    _convert(converted, back)
     assert (back / 'Combine' / 'latest_net_G.pth').exists() and (back / 'AE_whole' / 'latest_net_encoder_.pth').exists()
     for gender, prefix in DFD_GENDERS.items():
         assert (back / 'AE_whole' / f'{prefix}_eye2_feature.bin').read_bytes() == \
@@ -230,7 +237,7 @@ def test_converted_folder_goes_back_to_upstreams_layout(params, converted, tmp_p
     ours = read_torch(str(back / 'Combine' / 'latest_net_DE_nose.pth'))[None]
     assert all(np.array_equal(ours[k], theirs[k]) for k in theirs)
     again = tmp_path / 'again'
-    convert(str(back), str(again))  # and forward once more: the same checkpoints
+    _convert(back, again)  # and forward once more: the same checkpoints
     for name in ('generator.ckpt', 'encoder_eye1.ckpt'):
         first, second = read_mindspore(os.path.join(converted, name)), read_mindspore(str(again / name))
         assert all(np.array_equal(first[k], second[k]) for k in first)
@@ -298,36 +305,57 @@ def sketch(tmp_path_factory):
     return str(path)
 
 
+TEST_MODEL_WEIGHTS = {'eye1': 0.8, 'eye2': 0.63, 'nose': 1.0, 'mouth': 0.88, 'face': 0.93}  # its params row 0
+SETTINGS = {  # name: (gender, part weights)
+    'test_model': ('female', TEST_MODEL_WEIGHTS),
+    'male': ('male', None),
+    'female': ('female', None),
+    'no_mouth': ('male', {'mouth': 0.0}),
+}
+
+RUN_MINDSPORE = """
+import json, sys
+import numpy as np
+import ms_models, mindspore as ms
+sys.path.insert(0, 'tests')
+from preprocess.sketch_face import mindspore_task
+from test_deepfacedrawing import face_sketch
+folder, settings, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+ms.set_context(mode=ms.GRAPH_MODE)
+task = mindspore_task(folder)
+faces = {}
+for name, (gender, weights) in settings.items():
+    task.gender, task.part_weights = gender, {**{part: 1.0 for part in task.part_weights}, **(weights or {})}
+    faces[name] = task(face_sketch())
+np.savez(out, **faces)
+"""
+
+
 @pytest.fixture(scope='module')
-def mindspore_task(converted):
-    """One SketchToFace on the MindSpore ports (GRAPH mode, compiled once); tests set its gender and weights."""
-    import mindspore as ms
-    from preprocess.sketch_face import mindspore_task
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield mindspore_task(converted)
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+def mindspore_faces(converted, tmp_path_factory):
+    """The MindSpore pipeline's faces for SETTINGS: one SketchToFace (GRAPH mode, compiled once), in its own
+    process, so that its 11 compiled networks do not stay in this one's memory."""
+    out = tmp_path_factory.mktemp('faces') / 'faces.npz'
+    import json
+    result = subprocess.run([sys.executable, '-c', RUN_MINDSPORE, converted, json.dumps(SETTINGS), str(out)],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    with np.load(out) as faces:
+        return {name: faces[name] for name in faces.files}
 
 
-def test_mindspore_pipeline_equals_torch_ref_pipeline(params, mindspore_task):
+def test_mindspore_pipeline_equals_torch_ref_pipeline(params, mindspore_faces):
     """On a real sketch, female bank, upstream's test_model.py part weights: within 1 grey level on 99.9%."""
     from preprocess.sketch_face import torch_task
-    weights = {'eye1': 0.8, 'eye2': 0.63, 'nose': 1.0, 'mouth': 0.88, 'face': 0.93}
-    mindspore_task.gender, mindspore_task.part_weights = 'female', weights
-    ours = mindspore_task(face_sketch())
-    theirs = torch_task(params, 'female', weights)(face_sketch())
+    ours = mindspore_faces['test_model']
+    theirs = torch_task(params, 'female', TEST_MODEL_WEIGHTS)(face_sketch())
     assert ours.shape == theirs.shape == (512, 512, 3) and ours.dtype == np.uint8
     assert np.mean(np.abs(ours.astype(int) - theirs.astype(int)) <= 1) >= 0.999
     assert ours.std() > 10  # a picture, not a saturated page
 
 
-def test_gender_and_part_weights_change_the_face(mindspore_task):
-    sketch = face_sketch()
-    mindspore_task.gender, mindspore_task.part_weights = 'male', {name: 1.0 for name in mindspore_task.part_weights}
-    base = mindspore_task(sketch).astype(int)
-    mindspore_task.gender = 'female'
-    female = mindspore_task(sketch).astype(int)
-    mindspore_task.gender, mindspore_task.part_weights['mouth'] = 'male', 0.0
-    mouth = mindspore_task(sketch).astype(int)
+def test_gender_and_part_weights_change_the_face(mindspore_faces):
+    base, female, mouth = (mindspore_faces[name].astype(int) for name in ('male', 'female', 'no_mouth'))
     assert np.abs(female - base).mean() > 2
     changed = np.abs(mouth - base).max(axis=2) > 8
     mouth_window = np.zeros_like(changed)
