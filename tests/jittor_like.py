@@ -57,8 +57,12 @@ def jittor_bytes(state, trailer=True):
 
 
 def save_jittor(state, path, trailer=True):
-    with open(path, 'wb') as f:
-        f.write(jittor_bytes(state, trailer))
+    with _jittor_module():
+        data = pickle.dumps({key: _Var(np.asarray(value, np.float32)) for key, value in state.items()}, protocol=4)
+    with open(path, 'wb') as f:  # the trailer written after, not concatenated: a generator's pickle is 560 MB
+        f.write(data)
+        if trailer:
+            f.write(hashlib.sha1(data).digest() + MAGIC)
 
 
 def upstream_state(arch, config, seed):

@@ -47,6 +47,32 @@ class _Unpickler(pickle.Unpickler):
                             'holds only arrays; anything else could run code); nothing of it was run')
 
 
+class _Limited(io.RawIOBase):
+    """The first `length` bytes of an open file (the pickle without Jittor's trailer)."""
+
+    def __init__(self, f, length):
+        self.f, self.left = f, length
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.f.read(min(len(buffer), self.left))
+        self.left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _verify_checksum(f, length, path):
+    digest = hashlib.sha1()
+    f.seek(0)
+    for block in iter(lambda: f.read(min(1 << 20, length - f.tell())), b''):
+        digest.update(block)
+    if digest.digest() != f.read(TRAILER - len(MAGIC)):
+        raise ConversionError(f'{path}: the checksum Jittor wrote does not match the contents: the file is '
+                              'corrupt or truncated; download it again')
+
+
 def is_jittor_pickle(path):
     """Whether `path` looks like a Jittor checkpoint: Jittor's trailer, or a pickle naming jittor_core.Var early."""
     try:
@@ -63,24 +89,27 @@ def is_jittor_pickle(path):
 
 
 def read_jittor(path):
-    """{key: float32 C-contiguous array} of a Jittor `.pkl` checkpoint, in its own (state_dict) order."""
+    """{key: float32 C-contiguous array} of a Jittor `.pkl` checkpoint, in its own (state_dict) order.
+
+    The file is streamed (checksum, then unpickling), never held whole in memory: a generator's is 560 MB."""
     try:
         with open(path, 'rb') as f:
-            data = f.read()
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(size - len(MAGIC), 0))
+            length = size - TRAILER if size >= TRAILER and f.read() == MAGIC else size
+            if length != size:
+                _verify_checksum(f, length, path)
+            f.seek(0)
+            try:
+                obj = _Unpickler(io.BufferedReader(_Limited(f, length)), path).load()
+            except RefusedPickle:
+                raise
+            except Exception as error:  # truncated or garbled bytes fail in many ways
+                raise ConversionError(f'{path} is not a readable Jittor checkpoint, or is corrupt '
+                                      f'({type(error).__name__}: {error})') from None
     except OSError as error:
         raise ConversionError(f'cannot read {path}: {error.strerror or error}') from None
-    if data.endswith(MAGIC):
-        data, digest = data[:-TRAILER], data[-TRAILER:-len(MAGIC)]
-        if hashlib.sha1(data).digest() != digest:
-            raise ConversionError(f'{path}: the checksum Jittor wrote does not match the contents: the file is '
-                                  'corrupt or truncated; download it again')
-    try:
-        obj = _Unpickler(io.BytesIO(data), path).load()
-    except RefusedPickle:
-        raise
-    except Exception as error:  # truncated or garbled bytes fail in many ways
-        raise ConversionError(f'{path} is not a readable Jittor checkpoint, or is corrupt '
-                              f'({type(error).__name__}: {error})') from None
     if not isinstance(obj, dict) or not obj or not all(
             isinstance(k, str) and isinstance(v, np.ndarray) and v.dtype.kind in 'fiu' for k, v in obj.items()):
         raise ConversionError(f'{path}: not a Jittor state dict (expected parameter names and numeric arrays)')
