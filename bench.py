@@ -102,12 +102,12 @@ class Worker:
         """DeepFaceDrawing's sketch -> face (male bank, 6247 rows per part as upstream's) on an edge sketch."""
         import cv2
         from skimage import data
-        from core.registry import DFD_GENDERS, DFD_PARTS, dfd_networks
+        from core.registry import DFD_GENDERS, DFD_PARTS, dfd_bank_name, dfd_networks
         from preprocess.sketch_face import SketchToFace, edge_sketch
         sketch = edge_sketch(cv2.resize(data.astronaut()[20:300, 110:390], (512, 512)))
         networks = {network.name: self._predictor(network.arch, network.config)
                     for network in dfd_networks(everything=False)}
-        banks = {f'{gender}_{part.name}': (100 * rng.standard_normal((6247, 512))).astype('float32')
+        banks = {dfd_bank_name(gender, part): (100 * rng.standard_normal((6247, 512))).astype('float32')
                  for gender in DFD_GENDERS for part in DFD_PARTS}
         task = SketchToFace(networks, banks)
         return lambda: task(sketch)

@@ -297,6 +297,11 @@ DFD_BANK_FILE = 'AE_whole/{prefix}_{key}_feature.bin'  # raw float32, (rows, 512
 DFD_OPTIONAL_ROLES = ('image_decoder',)  # only upstream's GUI shadows need them
 
 
+def dfd_bank_name(gender, part):
+    """The key of a part's latent bank (a converted folder's banks.npz, the pipeline's banks): 'female_eye1'."""
+    return f'{gender}_{part.name}'
+
+
 @dataclass(frozen=True)
 class DfdNetwork:
     name: str  # '<role>_<part>' or 'generator': a converted folder's file name

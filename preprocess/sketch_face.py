@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from core.manifold import project
-from core.registry import DFD_GENDERS, DFD_PARTS, DFD_SKETCH_SIZE
+from core.registry import DFD_GENDERS, DFD_PARTS, DFD_SKETCH_SIZE, dfd_bank_name
 
 from .images import InputError
 
@@ -129,7 +129,7 @@ class SketchToFace:
 
     def part_features(self, sketch, part):
         latent = self.networks['encoder_' + part.name](encoder_input(part_crop(sketch, part)))[0]
-        projected = project(latent, self.banks[f'{self.gender}_{part.name}'], self.part_weights[part.name])
+        projected = project(latent, self.banks[dfd_bank_name(self.gender, part)], self.part_weights[part.name])
         return self.networks['feature_decoder_' + part.name](projected[None])[0]
 
     def __call__(self, image):

@@ -50,15 +50,18 @@ def _jittor_module():
             sys.modules['jittor'] = saved
 
 
-def jittor_bytes(state, trailer=True):
+def _pickled(state):
     with _jittor_module():
-        data = pickle.dumps({key: _Var(np.asarray(value, np.float32)) for key, value in state.items()}, protocol=4)
+        return pickle.dumps({key: _Var(np.asarray(value, np.float32)) for key, value in state.items()}, protocol=4)
+
+
+def jittor_bytes(state, trailer=True):
+    data = _pickled(state)
     return data + hashlib.sha1(data).digest() + MAGIC if trailer else data
 
 
 def save_jittor(state, path, trailer=True):
-    with _jittor_module():
-        data = pickle.dumps({key: _Var(np.asarray(value, np.float32)) for key, value in state.items()}, protocol=4)
+    data = _pickled(state)
     with open(path, 'wb') as f:  # the trailer written after, not concatenated: a generator's pickle is 560 MB
         f.write(data)
         if trailer:

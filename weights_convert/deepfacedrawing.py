@@ -14,7 +14,8 @@ import os
 import numpy as np
 
 from core.manifold import NEIGHBOURS
-from core.registry import DFD_BANK_FILE, DFD_GENDERS, DFD_LATENT, DFD_OPTIONAL_ROLES, DFD_PARTS, dfd_networks
+from core.registry import (DFD_BANK_FILE, DFD_GENDERS, DFD_LATENT, DFD_OPTIONAL_ROLES, DFD_PARTS, dfd_bank_name,
+                           dfd_networks)
 from core.files import atomic_outputs
 
 from .checkpoints import ConversionError, read_mindspore, read_torch, write_mindspore
@@ -22,6 +23,7 @@ from .checkpoints import ConversionError, read_mindspore, read_torch, write_mind
 logger = logging.getLogger(__name__)
 
 BANKS = 'banks.npz'
+NETWORKS = {network.name: network for network in dfd_networks()}
 UPSTREAM_EXTENSIONS = ('.pkl', '.pth')
 
 
@@ -54,15 +56,11 @@ def _found(folder, stems):
 
 def _upstream_paths(folder):
     paths = {}
-    for network in dfd_networks():
+    for network in NETWORKS.values():
         base = os.path.join(folder, network.stem)
         present = [base + ext for ext in UPSTREAM_EXTENSIONS if os.path.isfile(base + ext)]
         paths[network.name] = present[0] if present else base + '.pkl'
     return paths
-
-
-def bank_name(gender, part):
-    return f'{gender}_{part.name}'
 
 
 def check_bank(array, what):
@@ -94,12 +92,13 @@ def read_banks(folder):
                 banks = {name: stored[name] for name in stored.files}
         except (OSError, ValueError) as error:
             raise ConversionError(f'{path}: not a readable bank archive ({error})') from None
-        expected = [bank_name(g, p) for g in DFD_GENDERS for p in DFD_PARTS]
+        expected = [dfd_bank_name(g, p) for g in DFD_GENDERS for p in DFD_PARTS]
         missing = [name for name in expected if name not in banks]
         if missing:
             raise ConversionError(f'{path}: missing the banks {", ".join(missing)}')
         return {name: check_bank(banks[name], f'{path} [{name}]') for name in expected}
-    return {bank_name(gender, part): _read_bin(os.path.join(folder, DFD_BANK_FILE.format(prefix=prefix, key=part.key)))
+    return {dfd_bank_name(gender, part):
+            _read_bin(os.path.join(folder, DFD_BANK_FILE.format(prefix=prefix, key=part.key)))
             for gender, prefix in DFD_GENDERS.items() for part in DFD_PARTS}
 
 
@@ -111,14 +110,13 @@ def _wanted(paths, everything):
 def read_upstream_states(folder, everything=True):
     """{network name: (arch, numpy state dict, path)} of an upstream folder (.pkl, or the .pth the way back
     writes)."""
-    arches = {network.name: network.arch for network in dfd_networks()}
     found = _found(folder, _wanted(_upstream_paths(folder), everything))
-    return {name: (arches[name], read_torch(path)[None], path) for name, path in found.items()}
+    return {name: (NETWORKS[name].arch, read_torch(path)[None], path) for name, path in found.items()}
 
 
 def check_part_size(name, config, path):
     """A part network must be built for its part's window (an eye encoder for 128x128, ...)."""
-    expected = next(network.config for network in dfd_networks() if network.name == name).get('image_size')
+    expected = NETWORKS[name].config.get('image_size')
     if expected is not None and config['image_size'] != expected:
         raise ConversionError(f'{path}: a network for {config["image_size"]}x{config["image_size"]} parts, but '
                               f'{name} works on {expected}x{expected} (a file of another part?)')
@@ -127,12 +125,11 @@ def check_part_size(name, config, path):
 def mindspore_networks(folder, everything=True):
     """({network name: Network}, banks) from an upstream or a converted folder, every network loaded strictly."""
     from .convert import mindspore_network, mindspore_network_from_params
-    arches = {network.name: network.arch for network in dfd_networks()}
     networks = {}
     if is_converted_folder(folder):
-        found = _found(folder, _wanted({name: os.path.join(folder, name + '.ckpt') for name in arches}, everything))
+        found = _found(folder, _wanted({name: os.path.join(folder, name + '.ckpt') for name in NETWORKS}, everything))
         for name, path in found.items():
-            networks[name] = mindspore_network_from_params(read_mindspore(path), arches[name], name, path)
+            networks[name] = mindspore_network_from_params(read_mindspore(path), NETWORKS[name].arch, name, path)
             check_part_size(name, networks[name].config, path)
     else:
         for name, (arch, state, path) in read_upstream_states(folder, everything).items():
@@ -161,19 +158,18 @@ def convert_folder(src, dst):
 def _to_upstream(src, dst):
     from .checkpoints import write_torch
     from .convert import torch_state_dict
-    stems = {network.name: network.stem for network in dfd_networks()}
-    arches = {network.name: network.arch for network in dfd_networks()}
-    found = _found(src, {name: os.path.join(src, name + '.ckpt') for name in stems})
+    found = _found(src, {name: os.path.join(src, name + '.ckpt') for name in NETWORKS})
     banks = read_banks(src)
-    converted = [(name,) + torch_state_dict(read_mindspore(path), arches[name], path) for name, path in found.items()]
+    converted = [(name,) + torch_state_dict(read_mindspore(path), NETWORKS[name].arch, path)
+                 for name, path in found.items()]
     bank_targets = [os.path.join(dst, DFD_BANK_FILE.format(prefix=prefix, key=part.key))
                     for gender, prefix in DFD_GENDERS.items() for part in DFD_PARTS]
-    targets = [os.path.join(dst, stems[name] + '.pth') for name, _, _ in converted] + bank_targets
+    targets = [os.path.join(dst, NETWORKS[name].stem + '.pth') for name, _, _ in converted] + bank_targets
     with atomic_outputs(targets) as temps:
         for (name, _, state), temp in zip(converted, temps):
             write_torch(state, temp)
         for (gender, part), temp in zip([(g, p) for g in DFD_GENDERS for p in DFD_PARTS], temps[len(converted):]):
-            banks[bank_name(gender, part)].tofile(temp)
+            banks[dfd_bank_name(gender, part)].tofile(temp)
     for (name, network, _), target in zip(converted, targets):
         network.name, network.path = name, target
     return [network for _, network, _ in converted]
