@@ -11,7 +11,7 @@ import torch
 
 from core.registry import ARCHS, detect_arch
 from core.synthetic import spec_of, synthetic_state_dict
-from weights_convert import ConversionError, convert, load_network
+from weights_convert import ConversionError, checkpoints, convert, load_network
 from weights_convert.__main__ import main
 
 SMALL = {
@@ -118,6 +118,25 @@ def test_load_network_from_each_source(tmp_path):
     assert np.array_equal(outputs[0], outputs[1]) and np.array_equal(outputs[0], outputs[2])
     with pytest.raises(ConversionError, match='holds genA2B, genB2A; choose one'):
         load_network(str(tmp_path / 'p.pt'))
+
+
+def test_mindspore_checkpoint_reads_when_page_cache_fills_memory(tmp_path, monkeypatch):
+    # CI's 24 GB machine, after GBs of test files: 285 MB "free" (the rest page cache), 20 GB available.
+    # MindSpore judges a .ckpt against the free memory and refused the DFD generator's 560 MB.
+    state = torch_weights('u2netp', SMALL['u2netp'])
+    torch.save(state, tmp_path / 'w.pth')
+    (network,) = convert(str(tmp_path / 'w.pth'), str(tmp_path / 'w.ckpt'))
+    size = os.path.getsize(network.path)
+    sysconf = os.sysconf
+    monkeypatch.setattr(os, 'sysconf', lambda name: size // 8192 if name == 'SC_AVPHYS_PAGES' else sysconf(name))
+    with pytest.raises(ValueError, match='exceeds current available memory'):
+        ms.load_checkpoint(network.path)  # the refusal, reproduced
+
+    assert load_network(network.path).arch == 'u2netp'  # strict: every parameter read
+
+    monkeypatch.setattr(checkpoints, '_memory_available', lambda: size // 2)  # a real shortage still fails
+    with pytest.raises(ConversionError, match='exceeds current available memory'):
+        checkpoints.read_mindspore(network.path)
 
 
 def test_checkpoint_without_batchnorm_counters_is_accepted(tmp_path):
