@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from core.files import atomic_outputs
+from core.memory import proc_kib
 from core.registry import ARCHS
 
 EXAMPLES = """
@@ -52,11 +53,8 @@ BY_NAME = {case.name: case for case in CASES + [TRAIN_CASE]}
 # ---- workers: one framework each, driven by JSON lines on stdin/stdout ----
 
 def _rss_mib(field_name):
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith(field_name + ':'):
-                return int(line.split()[1]) / 1024
-    return float('nan')
+    kib = proc_kib('/proc/self/status', field_name)
+    return kib / 1024 if kib is not None else float('nan')
 
 
 def _reset_peak():

@@ -134,7 +134,7 @@ def test_mindspore_checkpoint_reads_when_page_cache_fills_memory(tmp_path, monke
 
     assert load_network(network.path).arch == 'u2netp'  # strict: every parameter read
 
-    monkeypatch.setattr(checkpoints, '_memory_available', lambda: size // 2)  # a real shortage still fails
+    monkeypatch.setattr(checkpoints, 'available_memory_bytes', lambda: size // 2)  # a real shortage still fails
     with pytest.raises(ConversionError, match='exceeds current available memory'):
         checkpoints.read_mindspore(network.path)
 

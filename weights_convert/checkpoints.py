@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from core.errors import UserError
+from core.memory import available_memory_bytes
 from core.registry import TRAINING_NETWORKS
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def _memory_check_counting_page_cache():
     which leaves out the page cache the kernel hands back on demand: after some file I/O a 24 GB machine shows
     300 MB free and 20 GB available. Judge the file against MemAvailable instead (a real shortage still fails)."""
     from mindspore.train import serialization
-    available = _memory_available()
+    available = available_memory_bytes()
     if available is None or not hasattr(serialization, '_get_available_memory'):
         yield
         return
@@ -152,18 +153,6 @@ def _memory_check_counting_page_cache():
         yield
     finally:
         serialization._get_available_memory = check
-
-
-def _memory_available():
-    """Linux's estimate of the memory new allocations can get without swapping, in bytes (None elsewhere)."""
-    try:
-        with open('/proc/meminfo') as meminfo:
-            for line in meminfo:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def read_mindspore_networks(path):
