@@ -126,7 +126,7 @@ class Worker:
         else:
             import mindspore as ms
             from ms_models import ugatit_train as train
-            ms.set_context(mode=ms.PYNATIVE_MODE)  # as train.py: eager gradients through compiled networks
+            ms.set_context(mode=ms.PYNATIVE_MODE)  # as train.py: the trainer compiles its D and G steps (ms.jit)
             trainer = train.Trainer(train.UGATIT(**config), train.FaceFeatures(facenet({'embedding_size': 512})))
             real_A, real_B = ms.Tensor(real_A), ms.Tensor(real_B)
         steps = iter(range(1, 10 ** 9))

@@ -59,7 +59,7 @@ def _train(argv):
     from apps.training import Training
     from ms_models.inference import configure
 
-    configure(config.device_target, 'pynative')  # gradients taken eagerly, through compiled networks
+    configure(config.device_target, 'pynative')  # the trainer compiles its D and G steps itself (ms.jit)
     ms.set_seed(config.seed)
     rank, world, reducer = distributed_setup() if config.distribute else (0, 1, None)
     Training(config, rank, world, reducer).run()

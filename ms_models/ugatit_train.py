@@ -2,8 +2,8 @@
 
 The twin of `torch_ref/ugatit_train.py`: the same losses term by term (upstream's names), the same step
 (D step, G step, rho/w clippers), with torch's Adam (ms_models.optim) and upstream's learning-rate schedule.
-Each network is compiled (ms.jit) unless PyNative is asked for; the loss terms come back as tuples in
-D_TERMS / G_TERMS order.
+The D step's and the G step's loss and gradients are each one compiled graph (ms.jit over value_and_grad)
+unless PyNative is asked for; the loss terms come back as tuples in D_TERMS / G_TERMS order.
 """
 import mindspore as ms
 from mindspore import nn, ops
@@ -147,15 +147,14 @@ def clip_rho_and_w(rho_params, w_params, rho_max=1.0, w_max=1.0):
         ops.assign(param, ops.clamp(param, 0.0, w_max))
 
 
-def compile_networks(nets, facenet=None):
-    """Compile each network's forward (and with it, its backward) once: GRAPH execution where the work is.
-
-    Measured at ch 8, 64 px on 2 CPU cores (README): compiling the whole D and G steps instead (optimizer
-    included) took 384 s before the first step, against 165 s for this, and ran no faster afterwards (4.1 vs
-    3.5-4.5 s/step); the optimizer outside the graph is one fused kernel per parameter.
-    """
-    for cell in nets.generators() + nets.discriminators() + ([facenet.model] if facenet else []):
-        cell.construct = ms.jit(cell.construct)
+def idle_parameters(generator):
+    """The parameters upstream's forward never reaches: ConvBlock4, the projection shortcut photo2cartoon
+    builds even where dim_in == dim_out. PyTorch gives them no gradient, so its Adam leaves them untouched
+    (no weight decay either); they stay out of our optimizer for the same result."""
+    from .photo2cartoon import ConvBlock
+    return [param for _, cell in generator.cells_and_names()
+            if isinstance(cell, ConvBlock) and cell.ConvBlock1[0].num_features == cell.dim_out
+            for param in cell.ConvBlock4.trainable_params()]
 
 
 def learning_rate(step, lr, iteration, decay=True):
@@ -175,7 +174,8 @@ class Trainer:
                  jit=True, grad_reducer=None):
         self.nets, self.facenet, self.weights = nets, facenet, weights or LossWeights()
         self.lr, self.iteration, self.decay = lr, iteration, decay
-        self.g_params = [p for g in nets.generators() for p in g.trainable_params()]
+        idle = {id(p) for g in nets.generators() for p in idle_parameters(g)}
+        self.g_params = [p for g in nets.generators() for p in g.trainable_params() if id(p) not in idle]
         self.d_params = [p for d in nets.discriminators() for p in d.trainable_params()]
         self.rho_params = [p for p in self.g_params if p.name.endswith('.rho')]
         self.w_params = [p for p in self.g_params if p.name.endswith(('.w_gamma', '.w_beta'))]
@@ -186,9 +186,13 @@ class Trainer:
         self._d_grad = ms.value_and_grad(self._d_loss, None, self.d_params, has_aux=True)
         self._g_grad = ms.value_and_grad(self._g_loss, None, self.g_params, has_aux=True)
         if jit:
-            compile_networks(nets, facenet)
+            # Whole steps, not each network's forward: PyNative gradients through per-network ms.jit cells
+            # came back zero for most generator tensors from the second call on (MindSpore 2.10, README).
+            self._d_grad, self._g_grad = ms.jit(self._d_grad), ms.jit(self._g_grad)
 
-    def _d_loss(self, real_A, real_B, fake_A2B, fake_B2A):
+    def _d_loss(self, real_A, real_B):
+        fake_A2B = ops.stop_gradient(self.nets.genA2B(real_A)[0])
+        fake_B2A = ops.stop_gradient(self.nets.genB2A(real_B)[0])
         return discriminator_losses(self.nets, real_A, real_B, fake_A2B, fake_B2A, self.weights)
 
     def _g_loss(self, real_A, real_B):
@@ -196,9 +200,7 @@ class Trainer:
 
     def d_gradients(self, real_A, real_B):
         """(Discriminator_loss, D terms, gradients of the D parameters); the fakes are detached."""
-        fake_A2B = ops.stop_gradient(self.nets.genA2B(real_A)[0])
-        fake_B2A = ops.stop_gradient(self.nets.genB2A(real_B)[0])
-        (loss, terms), grads = self._d_grad(real_A, real_B, fake_A2B, fake_B2A)
+        (loss, terms), grads = self._d_grad(real_A, real_B)
         return loss, terms, grads
 
     def g_gradients(self, real_A, real_B):

@@ -45,9 +45,8 @@ class _TorchSide:
     def value(self, tensor):
         return tensor.item()
 
-    def array(self, tensor, param):
-        # a parameter the loss never uses (photo2cartoon's idle ConvBlock4) has no gradient: zero
-        return tensor.detach().numpy().copy() if tensor is not None else np.zeros(tuple(param.shape))
+    def array(self, tensor):
+        return tensor.detach().numpy().copy()
 
     def weights(self, nets):
         return {name: p.detach().numpy().copy() for name, p in nets.named_parameters()}
@@ -66,7 +65,7 @@ class _MindSporeSide:
     def value(self, tensor):
         return float(tensor)
 
-    def array(self, tensor, param):
+    def array(self, tensor):
         return tensor.asnumpy()
 
     def weights(self, nets):
@@ -81,11 +80,16 @@ def record_step(trainer, side, real_A, real_B):
     for kind, gradients, apply, params, term_names in [
             ('D', trainer.d_gradients, trainer.apply_d, trainer.d_params, side.terms.D_TERMS),
             ('G', trainer.g_gradients, trainer.apply_g, trainer.g_params, side.terms.G_TERMS)]:
+        # The second call's gradients are recorded, on both sides (the first one's power iterations included):
+        # per-network compiled cells once returned zero gradients from their second call on.
+        gradients(real_A, real_B)
         loss, terms, grads = gradients(real_A, real_B)
         total = 'Discriminator_loss' if kind == 'D' else 'Generator_loss'
         record.update({f'{kind}/{name}': np.float64(side.value(value))
                        for name, value in zip((total,) + term_names, (loss, *terms))})
-        record.update({f'{kind} grad/{side.name(p)}': side.array(g, p) for p, g in zip(params, grads)})
+        # A parameter the loss never reaches (photo2cartoon's idle ConvBlock4) has no gradient in PyTorch and
+        # is not optimised in MindSpore: nothing to compare.
+        record.update({f'{kind} grad/{side.name(p)}': side.array(g) for p, g in zip(params, grads) if g is not None})
         apply(grads)
     record.update({f'after step/{name}': array for name, array in side.weights(trainer.nets).items()})
     return record
@@ -146,7 +150,7 @@ def build_training_twins(ch=8, img_size=64, light=True, n_dis=6, faceid=True, se
 
 def compare_train_step(ch=8, img_size=64, light=True, n_dis=6, batch=1, faceid=True, seed=0, jit=True):
     """A Report whose rows are the loss terms (as outputs), the gradients, and (unjudged) the weights after
-    the step. `jit` as train.py's --mode graph (compiled networks) or pynative."""
+    the step. `jit` as train.py's --mode graph (the D and G steps compiled) or pynative."""
     previous = ms.get_context('mode')
     ms.set_context(mode=ms.PYNATIVE_MODE)
     try:

@@ -60,19 +60,38 @@ def test_learning_rate_schedule_is_upstreams():
 
 
 def test_one_training_step_matches_pytorch():
-    """D step then G step (face-ID loss included), from the same weights and photos: every loss term within
-    1e-4 relative, every gradient within 1e-4 (L2 relative) of the float64 truth, except the G gradients
-    that float32 cannot resolve (PyTorch's own float32 error above 2.5e-5, README): those within 4x of it."""
+    """D step then G step (face-ID loss included; each the gradients' second call), from the same weights and
+    photos: every loss term within 1e-4 relative, every gradient within 1e-4 (L2 relative) of the float64
+    truth, except the G gradients that float32 cannot resolve (PyTorch's own float32 error above 2.5e-5,
+    README): those within 4x of it."""
     report = compare_train_step(ch=8, img_size=64, n_dis=6, faceid=True)
     assert report.ok, report.first_failure()
     assert len(report.outputs) == 2 + len(ms_train.D_TERMS) + len(ms_train.G_TERMS)
     assert max(row.rel_err for row in report.outputs) <= 1e-4
     d_grads = [row for row in report.grads if row.name.startswith('D grad')]
     g_grads = [row for row in report.grads if row.name.startswith('G grad') and not row.noise_only]
-    assert len(d_grads) > 40 and len(g_grads) > 700
+    assert len(d_grads) > 40 and len(g_grads) > 600  # 682 G tensors: the idle ConvBlock4s have no gradient
     assert max(row.rel_err for row in d_grads) <= 1e-4
     assert all(row.rel_err <= 1e-4 or (row.ref_err > 2.5e-5 and row.rel_err <= 4 * row.ref_err) for row in g_grads)
-    assert sum(row.rel_err <= 1e-4 for row in g_grads) > len(g_grads) / 3  # the bound above is not vacuous
+    # the bound above is not vacuous: typically MindSpore is closer to the truth than PyTorch's float32
+    assert np.median([row.rel_err for row in g_grads]) <= np.median([row.ref_err for row in g_grads])
+
+
+def test_idle_parameters_are_those_pytorch_gives_no_gradient():
+    """photo2cartoon builds a ConvBlock4 shortcut even where dim_in == dim_out leaves it unused: PyTorch
+    gives those parameters no gradient, so its Adam never touches them (no weight decay either). Ours keeps
+    exactly them out of the G optimizer. (That the compiled gradients are right from their second call on is
+    asserted by test_one_training_step_matches_pytorch, which compares a second call's.)"""
+    from parity.training import build_training_twins, photo_batch
+    torch_nets, _, nets, _ = build_training_twins(ch=4, img_size=32, n_dis=5, faceid=False)
+    torch_trainer = torch_train.Trainer(torch_nets, None, torch_train.LossWeights(faceid=0.0))
+    grads = torch_trainer.g_gradients(*(torch.from_numpy(photo_batch(d, 1, 32, 0)) for d in 'AB'))[2]
+    names = {id(p): name for name, p in torch_nets.named_parameters()}
+    no_gradient = {names[id(p)] for p, g in zip(torch_trainer.g_params, grads) if g is None}
+    idle = {p.name for g in nets.generators() for p in ms_train.idle_parameters(g)}
+    assert len(no_gradient) > 100 and idle == no_gradient
+    trainer = ms_train.Trainer(nets, None, ms_train.LossWeights(faceid=0.0), jit=False)
+    assert {p.name for p in trainer.g_params} == {names[id(p)] for p in torch_trainer.g_params} - no_gradient
 
 
 def _photo_crops(photo, count, rng):
@@ -106,7 +125,7 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     root, faceid = dataset
     results = tmp_path / 'results'
     common = ('--data_root', root, '--result_dir', results, '--faceid_weights', faceid, '--keep', 2, *TINY)
-    result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 3)
+    result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 3, timeout=1800)
     assert result.returncode == 0, result.stderr
     assert 'skipping unreadable training image' in result.stderr and 'broken.jpg' in result.stderr
     model_dir = results / 'model'
@@ -128,7 +147,8 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     # Resume: the newest checkpoint is corrupt, so step 2 is loaded and step 3 redone.
     with open(model_dir / 'step_0000003' / 'genA2B.ckpt', 'r+b') as f:
         f.truncate(100)
-    result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 100, '--resume', True)
+    result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 100, '--resume', True,
+                        timeout=1800)  # each run compiles its two step graphs: about 7 minutes on 2 cores
     assert result.returncode == 0, result.stderr
     assert 'step_0000003 is unusable' in result.stderr and 'resumed from step 2' in result.stderr
     state = ms.load_checkpoint(str(model_dir / 'step_0000003' / training_checkpoints.STATE_FILE))
@@ -174,7 +194,9 @@ def test_train_py_bad_input(dataset, tmp_path, broken, message):
 
 
 def test_train_py_data_parallel_under_msrun(dataset, tmp_path):
-    """Two CPU workers under MindSpore's launcher: each trains on its shard, rank 0 writes the checkpoint."""
+    """Two CPU workers under MindSpore's launcher: each trains on its shard, rank 0 writes the checkpoint.
+    PyNative: the gradient averaging runs outside the compiled graphs either way, and two compilations side
+    by side would take 2 cores for over 10 minutes."""
     root, _ = dataset
     msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
     logs = tmp_path / 'logs'
@@ -183,8 +205,8 @@ def test_train_py_data_parallel_under_msrun(dataset, tmp_path):
     result = subprocess.run(
         [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={8118 + os.getpid() % 1000}',
          f'--log_dir={logs}', '--join=True', str(ROOT / 'train.py'), '--distribute', '--data_root', str(root),
-         '--result_dir', str(tmp_path / 'results'), '--faceid_weight', '0', '--iteration', '1', *map(str, TINY)],
-        capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
+         '--result_dir', str(tmp_path / 'results'), '--faceid_weight', '0', '--iteration', '1', '--mode', 'pynative',
+         *map(str, TINY)], capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
     worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
     assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
     assert len(worker_logs) == 2
