@@ -11,7 +11,7 @@ from mindspore import nn, ops
 from core.train_config import LossWeights  # one definition, shared by both twins
 
 from .optim import TorchAdam
-from .photo2cartoon import Discriminator, ResnetGenerator
+from .photo2cartoon import ConvBlock, Discriminator, ResnetGenerator
 
 D_TERMS = ('D_ad_loss_GA', 'D_ad_cam_loss_GA', 'D_ad_loss_LA', 'D_ad_cam_loss_LA',
            'D_ad_loss_GB', 'D_ad_cam_loss_GB', 'D_ad_loss_LB', 'D_ad_cam_loss_LB')
@@ -151,7 +151,6 @@ def idle_parameters(generator):
     """The parameters upstream's forward never reaches: ConvBlock4, the projection shortcut photo2cartoon
     builds even where dim_in == dim_out. PyTorch gives them no gradient, so its Adam leaves them untouched
     (no weight decay either); they stay out of our optimizer for the same result."""
-    from .photo2cartoon import ConvBlock
     return [param for _, cell in generator.cells_and_names()
             if isinstance(cell, ConvBlock) and cell.ConvBlock1[0].num_features == cell.dim_out
             for param in cell.ConvBlock4.trainable_params()]
