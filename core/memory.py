@@ -1,5 +1,5 @@
-"""Memory figures from Linux's /proc: this process's peak resident memory (for the summaries of long runs)
-and the machine's available memory."""
+"""Memory figures from Linux's /proc: this process's peak and current resident memory (for the summaries and
+logs of long runs) and the machine's available memory."""
 import resource
 
 
@@ -20,6 +20,12 @@ def peak_memory_mib():
     inherited through fork/vfork before exec (a test runner's, say)."""
     peak = proc_kib('/proc/self/status', 'VmHWM')
     return peak / 1024 if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resident_memory_mib():
+    """This process's resident memory now (VmRSS), or NaN where /proc is missing."""
+    resident = proc_kib('/proc/self/status', 'VmRSS')
+    return resident / 1024 if resident is not None else float('nan')
 
 
 def available_memory_bytes():

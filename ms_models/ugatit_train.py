@@ -237,4 +237,7 @@ class Trainer:
         self.nets.set_train(True)
         d_loss, d_terms = self.d_step(real_A, real_B)
         g_loss, g_terms = self.g_step(real_A, real_B)
-        return float(d_loss), [float(t) for t in d_terms], float(g_loss), [float(t) for t in g_terms]
+        # one read-back per step (on a GPU or NPU, each would wait for the device)
+        values = ops.stack((d_loss, *d_terms, g_loss, *g_terms)).asnumpy().tolist()
+        d = len(d_terms) + 1
+        return values[0], values[1:d], values[d], values[d + 1:]

@@ -213,4 +213,4 @@ class Trainer:
         self.nets.train()
         d_loss, d_terms = self.d_step(real_A, real_B)
         g_loss, g_terms = self.g_step(real_A, real_B)
-        return float(d_loss), [float(t) for t in d_terms], float(g_loss), [float(t) for t in g_terms]
+        return d_loss.item(), [t.item() for t in d_terms], g_loss.item(), [t.item() for t in g_terms]
