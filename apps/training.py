@@ -58,10 +58,10 @@ class Training:
             release = RELEASES['mobilefacenet']
             weights = find_weights('mobilefacenet', config.faceid_weights)
             facenet = FaceFeatures(load_network(weights, release.network, release.archs, cache=True).net)
-        self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
-                               jit=config.mode == 'graph', grad_reducer=grad_reducer)
-        self.state = [self.trainer.G_optim, self.trainer.D_optim]
         jit = config.mode == 'graph'
+        self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
+                               jit=jit, grad_reducer=grad_reducer)
+        self.state = [self.trainer.G_optim, self.trainer.D_optim]
         self.translations = {'A2B': translation(self.nets.genA2B, self.nets.genB2A, jit),
                              'B2A': translation(self.nets.genB2A, self.nets.genA2B, jit)}
 

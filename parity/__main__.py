@@ -24,6 +24,7 @@ examples:
   python -m parity --arch u2netp --plot errors.png            # where a port diverges, as a picture
   python -m parity --train-step                           # one photo2cartoon D+G training step: losses, gradients
   python -m parity --train-step --config ch=8 img_size=96 faceid=False --batch 2
+  python -m parity --train-step --config steps=10          # ten steps: every step's losses, every parameter's move
 """
 
 
@@ -35,8 +36,8 @@ def parse_args(argv=None):
     parser.add_argument('--all', action='store_true', help='every architecture, eval and train with --grad, '
                         'random weights, smaller inputs (a few minutes): one verdict line each')
     parser.add_argument('--train-step', action='store_true',
-                        help='one photo2cartoon training step (train.py\'s): every loss term and gradient; '
-                             '--config takes ch, img_size, light, n_dis, faceid')
+                        help='photo2cartoon training steps (train.py\'s): every loss term and gradient; '
+                             '--config takes ch, img_size, light, n_dis, faceid, steps, lr, iteration')
     parser.add_argument('--torch-weights', help='PyTorch checkpoint (.pt/.pth); converted here unless --ms-weights')
     parser.add_argument('--ms-weights', help='MindSpore .ckpt (or folder), compared as given')
     parser.add_argument('--network', help='network in a training checkpoint (genA2B, disGA, ...)')
