@@ -33,13 +33,10 @@ from ms_models import ugatit_train as ms_train
 from torch_ref import ugatit_train as torch_train
 from weights_convert import mindspore_network
 
-from .compare import Report, Row, WeightCheck, _row, _worse, one_ulp_down, one_ulp_up
+from .compare import NUDGES, Report, Row, WeightCheck, _row, _worse
 from .metrics import errors, reference_error, tolerance
 from .twins import random_state
 
-# Five equally valid float32 batches: as given, and moved by one and two float32 steps either side.
-NUDGES = (np.asarray, one_ulp_up, one_ulp_down, lambda x: one_ulp_up(one_ulp_up(x)),
-          lambda x: one_ulp_down(one_ulp_down(x)))
 SN_VECTORS = ('.weight_u', '.weight_v')  # the spectral norms' power-iteration state, named alike on both sides
 
 
