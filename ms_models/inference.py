@@ -1,5 +1,6 @@
 """Running a MindSpore model on numpy arrays: device and execution mode, and a no-frills predictor."""
 import logging
+import os
 
 import mindspore as ms
 import numpy as np
@@ -28,9 +29,16 @@ def configure(device_target='CPU', mode='graph', device_id=None):
         ms.set_device(device_target, device_id)  # only allowed before the first kernel runs
 
 
+# MindSpore's CPU collectives give up when a peer is more than 30 s late (measured: one rank 45 s behind
+# failed the AllReduce). Ranks are that far apart whenever their work differs: compiling the training steps
+# takes minutes, and test.py's workers wait for each other only at the end. A day, unless the user sets it.
+CPU_COLLECTIVE_TIMEOUT_S = 86400
+
+
 def join_job():
     """(rank, world size) of this worker in an msrun job; a UserError when there is no job to join."""
     from mindspore.communication import get_group_size, get_rank, init
+    os.environ.setdefault('MS_CPU_COMM_OP_TIMEOUT', str(CPU_COLLECTIVE_TIMEOUT_S))  # before the collectives start
     try:
         init()
     except RuntimeError as error:

@@ -1,5 +1,6 @@
 """Helpers for running the top-level CLIs (test.py, train.py) in-process and in a fresh process."""
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,23 @@ def run_script(name, *args, timeout=900):
     """Run `python <name>.py args...` in a fresh process from the repository root."""
     return subprocess.run([sys.executable, str(ROOT / f'{name}.py'), *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
+
+
+def run_msrun(tmp_path, script, *args, port_base):
+    """`python script args...` as two CPU workers under MindSpore's launcher, in tmp_path; asserts the job
+    succeeded (the workers' log tails otherwise) and returns {worker log name: its text}."""
+    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
+    logs = tmp_path / 'logs'
+    # msrun starts each worker with the `python` on PATH: this environment's, as an activated venv would give.
+    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
+    result = subprocess.run(
+        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={port_base + os.getpid() % 1000}',
+         f'--log_dir={logs}', '--join=True', str(script), *map(str, args)],
+        capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
+    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
+    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
+    assert len(worker_logs) == 2
+    return worker_logs
 
 
 def made_up_weights(arch, seed, config=None, gentle_head=False):

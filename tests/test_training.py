@@ -1,8 +1,6 @@
 """Training: the optimizer and schedule against PyTorch's, one full step against torch_ref (parity tool),
 and train.py end to end (checkpoints, resume, fallback, export, bad input)."""
 import os
-import subprocess
-import sys
 
 import mindspore as ms
 import numpy as np
@@ -19,7 +17,7 @@ from apps import training_checkpoints
 from core.registry import TRAINING_NETWORKS
 from weights_convert import convert
 
-from cli import ROOT, made_up_weights, run_script, save_torch
+from cli import ROOT, made_up_weights, run_msrun, run_script, save_torch
 
 
 def test_torch_adam_is_torch_optim_adam(rng):
@@ -230,18 +228,28 @@ def test_train_py_data_parallel_under_msrun(dataset, tmp_path):
     PyNative: the gradient averaging runs outside the compiled graphs either way, and two compilations side
     by side would take 2 cores for over 10 minutes."""
     root, _ = dataset
-    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
-    logs = tmp_path / 'logs'
-    # msrun starts each worker with the `python` on PATH: this environment's, as an activated venv would give.
-    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
-    result = subprocess.run(
-        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={8118 + os.getpid() % 1000}',
-         f'--log_dir={logs}', '--join=True', str(ROOT / 'train.py'), '--distribute', '--data_root', str(root),
-         '--result_dir', str(tmp_path / 'results'), '--faceid_weight', '0', '--iteration', '1', '--mode', 'pynative',
-         *map(str, TINY)], capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
-    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
-    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
-    assert len(worker_logs) == 2
+    worker_logs = run_msrun(tmp_path, ROOT / 'train.py', '--distribute', '--data_root', root, '--result_dir',
+                            tmp_path / 'results', '--faceid_weight', 0, '--iteration', 1, '--mode', 'pynative',
+                            *TINY, port_base=8118)
     assert training_checkpoints.saved_steps(tmp_path / 'results' / 'model') == [1]
     assert 'rank 0 in a world of 2' in worker_logs['worker_0.log']
     assert 'rank 1 in a world of 2' in worker_logs['worker_1.log']
+
+
+def test_a_worker_minutes_behind_the_other_is_waited_for(tmp_path):
+    """Workers reach a collective far apart when their work differs (compiling, uneven shares): MindSpore's
+    CPU collectives would give up after 30 s; join_job lifts that. Rank 0 comes 40 s late to a barrier."""
+    script = tmp_path / 'late.py'
+    script.write_text(f'''import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from ms_models.inference import barrier, join_job
+rank, world = join_job()
+if rank == 0:
+    time.sleep(40)
+start = time.time()
+barrier()
+print(f'rank {{rank}} waited {{time.time() - start:.0f}} s at the barrier')
+''')
+    worker_logs = run_msrun(tmp_path, script, port_base=7118)
+    waited = float(worker_logs['worker_1.log'].split('rank 1 waited ')[1].split()[0])
+    assert waited > 30

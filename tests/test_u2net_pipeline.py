@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from cli import load_script, made_up_weights, run_script, save_torch
+from cli import ROOT, load_script, made_up_weights, run_msrun, run_script, save_torch
 from ms_models.inference import Predictor
 from preprocess.u2net_tasks import PortraitDrawing, SalientObject
 from torch_ref.inference import Predictor as TorchPredictor
@@ -264,20 +264,7 @@ def test_large_photo_stays_within_memory(portrait, tmp_path):
 
 def msrun_test_py(tmp_path, *args, port_base=9118):
     """test.py under msrun with 2 CPU workers; {worker log name: its text}."""
-    import subprocess
-    import sys
-    from cli import ROOT
-    msrun = os.path.join(os.path.dirname(sys.executable), 'msrun')
-    logs = tmp_path / 'logs'
-    env = {**os.environ, 'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')}
-    result = subprocess.run(
-        [msrun, '--worker_num=2', '--local_worker_num=2', f'--master_port={port_base + os.getpid() % 1000}',
-         f'--log_dir={logs}', '--join=True', str(ROOT / 'test.py'), *map(str, args), '--distribute', '--mode',
-         'pynative'], capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=env)
-    worker_logs = {name: (logs / name).read_text() for name in os.listdir(logs) if name.startswith('worker_')}
-    assert result.returncode == 0, '\n'.join(log[-2000:] for log in worker_logs.values())
-    assert len(worker_logs) == 2
-    return worker_logs
+    return run_msrun(tmp_path, ROOT / 'test.py', *args, '--distribute', '--mode', 'pynative', port_base=port_base)
 
 
 def test_a_folder_shared_out_by_msrun_is_drawn_once_with_one_summary(tmp_path):
