@@ -47,8 +47,8 @@ class TrainConfig:
     device_target: str = field(default='CPU', metadata={'choices': ('CPU', 'GPU', 'Ascend')})
     mode: str = field(default='graph', metadata={
         'choices': ('graph', 'pynative'),
-        'help': 'graph: the D and G steps compiled, one graph each (default; the first step waits minutes for '
-                'it); pynative: eager, for debugging (much slower per step)'})
+        'help': 'graph: one compiled graph per network (default; the first step waits minutes for their '
+                'compilation); pynative: eager, for debugging (much slower per step)'})
     distribute: bool = field(default=False, metadata={'action': 'store_true',
                                                       'help': 'data parallel under msrun (see examples)'})
     seed: int = 0

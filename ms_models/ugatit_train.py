@@ -2,8 +2,10 @@
 
 The twin of `torch_ref/ugatit_train.py`: the same losses term by term (upstream's names), the same step
 (D step, G step, rho/w clippers), with torch's Adam (ms_models.optim) and upstream's learning-rate schedule.
-The D step's and the G step's loss and gradients are each one compiled graph (ms.jit over value_and_grad)
-unless PyNative is asked for; the loss terms come back as tuples in D_TERMS / G_TERMS order.
+Compiled (train.py's --mode graph), the step runs as one graph per network (StepGraphs): the G step's
+gradients are chained from network to network by compiled vector-Jacobian products, so no graph holds
+more than one network's activations; PyNative (--mode pynative) takes them by autograd. The loss terms
+come back as tuples in D_TERMS / G_TERMS order.
 """
 import mindspore as ms
 from mindspore import nn, ops
@@ -68,9 +70,13 @@ class FaceFeatures(nn.Cell):
         return self.model(crop)
 
     def cosine_distance(self, batch1, batch2):
-        a, b = self.infer(batch1), self.infer(batch2)
-        cosine = (a * b).sum(1) / ops.maximum(ops.norm(a, dim=1) * ops.norm(b, dim=1), 1e-8)
-        return 1 - cosine
+        return embedding_distance(self.infer(batch1), self.infer(batch2))
+
+
+def embedding_distance(a, b):
+    """1 - cosine similarity of two batches of embeddings, per sample."""
+    cosine = (a * b).sum(1) / ops.maximum(ops.norm(a, dim=1) * ops.norm(b, dim=1), 1e-8)
+    return 1 - cosine
 
 
 def mse_to(x, value):
@@ -115,18 +121,28 @@ def generator_losses(nets, facenet, real_A, real_B, weights):
     fake_A2A, fake_A2A_cam_logit, _ = nets.genB2A(real_A)
     fake_B2B, fake_B2B_cam_logit, _ = nets.genA2B(real_B)
 
-    adversarial = []
+    dis_logits = []
     for dis_G, dis_L, fake in [(nets.disGA, nets.disLA, fake_B2A), (nets.disGB, nets.disLB, fake_A2B)]:
-        fake_G_logit, fake_G_cam_logit, _ = dis_G(fake)
-        fake_L_logit, fake_L_cam_logit, _ = dis_L(fake)
-        adversarial += [mse_to(fake_G_logit, 1.0), mse_to(fake_G_cam_logit, 1.0),
-                        mse_to(fake_L_logit, 1.0), mse_to(fake_L_cam_logit, 1.0)]
+        dis_logits += [*dis_G(fake)[:2], *dis_L(fake)[:2]]
+    faces = tuple(facenet.infer(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if weights.faceid else ()
+    return generator_loss_terms((fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B),
+                                (fake_A2B_cam_logit, fake_B2A_cam_logit, fake_A2A_cam_logit, fake_B2B_cam_logit),
+                                tuple(dis_logits), faces, real_A, real_B, weights)
 
+
+def generator_loss_terms(images, cam_logits, dis_logits, faces, real_A, real_B, weights):
+    """generator_losses from what the networks computed, as plain tuples (a namedtuple's gradients come back
+    zero under ms.jit, MindSpore 2.10): images (A2B2A, B2A2B, A2A, B2B), their generators' cam logits
+    (A2B, B2A, A2A, B2B), the discriminators' 8 logits on the fakes (GA, GA cam, LA, LA cam on B2A, then GB..
+    on A2B), and with face-ID the embeddings of (real_A, A2B, real_B, B2A), else ()."""
+    fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B = images
+    fake_A2B_cam_logit, fake_B2A_cam_logit, fake_A2A_cam_logit, fake_B2B_cam_logit = cam_logits
+    adversarial = [mse_to(logit, 1.0) for logit in dis_logits]
     recon_A, recon_B = l1(fake_A2B2A, real_A), l1(fake_B2A2B, real_B)
     identity_A, identity_B = l1(fake_A2A, real_A), l1(fake_B2B, real_B)
     if weights.faceid:
-        id_A = facenet.cosine_distance(real_A, fake_A2B).mean()
-        id_B = facenet.cosine_distance(real_B, fake_B2A).mean()
+        id_A = embedding_distance(faces[0], faces[1]).mean()
+        id_B = embedding_distance(faces[2], faces[3]).mean()
     else:
         id_A = id_B = ops.zeros((), real_A.dtype)
     cam_A = bce_to(fake_B2A_cam_logit, 1.0) + bce_to(fake_A2A_cam_logit, 0.0)
@@ -163,6 +179,128 @@ def learning_rate(step, lr, iteration, decay=True):
     return max(0.0, lr - lr / half * (step - half)) if decay and step > half else lr
 
 
+def _outputs(net, count):
+    def first_outputs(x):
+        return net(x)[:count]
+    return first_outputs
+
+
+def _embedding(facenet):
+    def embedding(x):
+        return (facenet.infer(x),)
+    return embedding
+
+
+def compiled_vjp(forward, outputs, params=None):
+    """A compiled (x, *cotangents) -> dx, or with `params` (x, *cotangents, *acc) -> (dx, acc + their
+    gradients): the vector-Jacobian product of `forward` (x -> `outputs` tensors) at x, its activations
+    recomputed. The arguments are flat: gradients through tuple arguments come back empty (MindSpore 2.10)."""
+    def weighted_sum(x, *cotangents):
+        results = forward(x)
+        total = (results[0] * cotangents[0]).sum()
+        for result, cotangent in zip(results[1:], cotangents[1:]):
+            total = total + (result * cotangent).sum()
+        return total
+    if params is None:
+        return ms.jit(ms.grad(weighted_sum, grad_position=0))
+    grad = ms.grad(weighted_sum, grad_position=0, weights=params)
+
+    def accumulated(x, *rest):
+        dx, grads = grad(x, *rest[:outputs])
+        return dx, tuple(acc + g for acc, g in zip(rest[outputs:], grads))
+    return ms.jit(accumulated)
+
+
+class StepGraphs:
+    """The D and G steps' losses and gradients as one compiled graph per network (and one for the G loss).
+
+    Whole-step graphs hold every network's activations at once and need the compiler's memory for all of
+    them (OOM at ch 32, 256 px on 24 GB, README); PyNative gradients through per-network ms.jit cells came
+    back zero from the second call on (MindSpore 2.10). Here nothing crosses a graph boundary by autograd:
+    the G step runs each network's forward graph, the G loss graph gives the gradients of its 20 inputs,
+    and each network's VJP graph carries them back (discriminators and face net to the fakes, generators to
+    their inputs and parameters, summed over their three calls), in reverse order of the forward.
+    """
+
+    def __init__(self, nets, facenet, weights, g_params, d_params):
+        self.nets, self.weights = nets, weights
+        trained = {id(p) for p in g_params}
+        params = {name: ms.ParameterTuple([p for p in g.trainable_params() if id(p) in trained])
+                  for name, g in (('A2B', nets.genA2B), ('B2A', nets.genB2A))}
+        self.no_grads = {name: tuple(ops.zeros_like(p) for p in ps) for name, ps in params.items()}
+        generators = {'A2B': nets.genA2B, 'B2A': nets.genB2A}
+        self.gen = {name: ms.jit(_outputs(g, 2)) for name, g in generators.items()}
+        self.gen_vjp = {name: compiled_vjp(_outputs(g, 2), 2, params[name]) for name, g in generators.items()}
+        self.dis = {name: getattr(nets, name) for name in ('disGA', 'disLA', 'disGB', 'disLB')}
+        self.dis_fwd = {name: ms.jit(_outputs(d, 2)) for name, d in self.dis.items()}
+        self.dis_vjp = {name: compiled_vjp(_outputs(d, 2), 2) for name, d in self.dis.items()}
+        if weights.faceid:
+            self.face = ms.jit(facenet.infer)
+            self.face_vjp = compiled_vjp(_embedding(facenet), 1)
+        inputs = 20 if weights.faceid else 16
+        self.g_loss = ms.jit(ms.value_and_grad(self._g_loss, grad_position=tuple(range(2, 2 + inputs)),
+                                               has_aux=True))
+        self.d_grad = ms.jit(ms.value_and_grad(self._d_loss, None, ms.ParameterTuple(d_params), has_aux=True))
+        self.fakes = None  # (real_A, real_B, the generators' outputs on them) until the generators change
+
+    def _g_loss(self, real_A, real_B, *outputs):
+        return generator_loss_terms(outputs[0:4], outputs[4:8], outputs[8:16], outputs[16:], real_A, real_B,
+                                    self.weights)
+
+    def _d_loss(self, real_A, real_B, fake_A2B, fake_B2A):
+        return discriminator_losses(self.nets, real_A, real_B, fake_A2B, fake_B2A, self.weights)
+
+    def generators_changed(self):
+        self.fakes = None
+
+    def _translations(self, real_A, real_B):
+        # the D step's, reused by the G step: the generators do not change in between
+        if self.fakes is None or self.fakes[0] is not real_A or self.fakes[1] is not real_B:
+            self.fakes = real_A, real_B, self.gen['A2B'](real_A), self.gen['B2A'](real_B)
+        return self.fakes[2:]
+
+    def d_gradients(self, real_A, real_B):
+        (fake_A2B, _), (fake_B2A, _) = self._translations(real_A, real_B)
+        (loss, terms), grads = self.d_grad(real_A, real_B, fake_A2B, fake_B2A)
+        return loss, terms, grads
+
+    def _dis_vjp(self, name, x, cotangents):
+        # eval mode: the vectors the forward's power iteration stored, as autograd's sigma uses them
+        self.dis[name].set_train(False)
+        dx = self.dis_vjp[name](x, *cotangents)
+        self.dis[name].set_train(True)
+        return dx
+
+    def g_gradients(self, real_A, real_B):
+        (fake_A2B, A2B_cam), (fake_B2A, B2A_cam) = self._translations(real_A, real_B)
+        fake_A2B2A, _ = self.gen['B2A'](fake_A2B)
+        fake_B2A2B, _ = self.gen['A2B'](fake_B2A)
+        fake_A2A, A2A_cam = self.gen['B2A'](real_A)
+        fake_B2B, B2B_cam = self.gen['A2B'](real_B)
+        dis_logits = (*self.dis_fwd['disGA'](fake_B2A), *self.dis_fwd['disLA'](fake_B2A),
+                      *self.dis_fwd['disGB'](fake_A2B), *self.dis_fwd['disLB'](fake_A2B))
+        faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
+        (loss, terms), d = self.g_loss(real_A, real_B, fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B,
+                                       A2B_cam, B2A_cam, A2A_cam, B2B_cam, *dis_logits, *faces)
+        d_images, d_cams, d_logits, d_faces = d[0:4], d[4:8], d[8:16], d[16:]
+
+        d_B2A = self._dis_vjp('disGA', fake_B2A, d_logits[0:2]) + self._dis_vjp('disLA', fake_B2A, d_logits[2:4])
+        d_A2B = self._dis_vjp('disGB', fake_A2B, d_logits[4:6]) + self._dis_vjp('disLB', fake_A2B, d_logits[6:8])
+        if self.weights.faceid:
+            d_A2B = d_A2B + self.face_vjp(fake_A2B, d_faces[1])
+            d_B2A = d_B2A + self.face_vjp(fake_B2A, d_faces[3])
+        grads, unused_cam = dict(self.no_grads), ops.zeros_like(A2B_cam)
+        dx, grads['B2A'] = self.gen_vjp['B2A'](fake_A2B, d_images[0], unused_cam, *grads['B2A'])  # cycle
+        d_A2B = d_A2B + dx
+        dx, grads['A2B'] = self.gen_vjp['A2B'](fake_B2A, d_images[1], unused_cam, *grads['A2B'])
+        d_B2A = d_B2A + dx
+        _, grads['B2A'] = self.gen_vjp['B2A'](real_A, d_images[2], d_cams[2], *grads['B2A'])  # identity
+        _, grads['A2B'] = self.gen_vjp['A2B'](real_B, d_images[3], d_cams[3], *grads['A2B'])
+        _, grads['A2B'] = self.gen_vjp['A2B'](real_A, d_A2B, d_cams[0], *grads['A2B'])  # translation
+        _, grads['B2A'] = self.gen_vjp['B2A'](real_B, d_B2A, d_cams[1], *grads['B2A'])
+        return loss, terms, grads['A2B'] + grads['B2A']
+
+
 class Trainer:
     """One upstream training step at a time: D step, G step, clippers. Adam(0.5, 0.999), weight decay 1e-4.
 
@@ -184,10 +322,7 @@ class Trainer:
         self.d_reducer = grad_reducer(self.d_params) if grad_reducer else None
         self._d_grad = ms.value_and_grad(self._d_loss, None, self.d_params, has_aux=True)
         self._g_grad = ms.value_and_grad(self._g_loss, None, self.g_params, has_aux=True)
-        if jit:
-            # Whole steps, not each network's forward: PyNative gradients through per-network ms.jit cells
-            # came back zero for most generator tensors from the second call on (MindSpore 2.10, README).
-            self._d_grad, self._g_grad = ms.jit(self._d_grad), ms.jit(self._g_grad)
+        self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params, self.d_params) if jit else None
 
     def _d_loss(self, real_A, real_B):
         fake_A2B = ops.stop_gradient(self.nets.genA2B(real_A)[0])
@@ -199,11 +334,15 @@ class Trainer:
 
     def d_gradients(self, real_A, real_B):
         """(Discriminator_loss, D terms, gradients of the D parameters); the fakes are detached."""
+        if self.graphs:
+            return self.graphs.d_gradients(real_A, real_B)
         (loss, terms), grads = self._d_grad(real_A, real_B)
         return loss, terms, grads
 
     def g_gradients(self, real_A, real_B):
         """(Generator_loss, G terms, gradients of the G parameters)."""
+        if self.graphs:
+            return self.graphs.g_gradients(real_A, real_B)
         (loss, terms), grads = self._g_grad(real_A, real_B)
         return loss, terms, grads
 
@@ -213,6 +352,8 @@ class Trainer:
     def apply_g(self, grads):
         self.G_optim(self.g_reducer(grads) if self.g_reducer else grads)
         clip_rho_and_w(self.rho_params, self.w_params)
+        if self.graphs:
+            self.graphs.generators_changed()
 
     def d_step(self, real_A, real_B):
         loss, terms, grads = self.d_gradients(real_A, real_B)
