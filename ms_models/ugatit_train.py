@@ -54,7 +54,7 @@ def face_crop_box(height, width):
 
 
 class FaceFeatures(nn.Cell):
-    """1 - cosine similarity of MobileFaceNet embeddings of the central face crop, per sample (frozen net)."""
+    """MobileFaceNet embeddings of the central face crop (frozen net)."""
 
     def __init__(self, facenet):
         super().__init__()
@@ -68,9 +68,6 @@ class FaceFeatures(nn.Cell):
         crop = ops.interpolate(batch[:, :, top:bottom, left:right], size=(112, 112), mode='bilinear',
                                align_corners=True)
         return self.model(crop)
-
-    def cosine_distance(self, batch1, batch2):
-        return embedding_distance(self.infer(batch1), self.infer(batch2))
 
 
 def embedding_distance(a, b):
@@ -320,9 +317,12 @@ class Trainer:
         self.D_optim = TorchAdam(self.d_params, lr, (0.5, 0.999), weight_decay=0.0001, prefix='D_optim')
         self.g_reducer = grad_reducer(self.g_params) if grad_reducer else None
         self.d_reducer = grad_reducer(self.d_params) if grad_reducer else None
-        self._d_grad = ms.value_and_grad(self._d_loss, None, self.d_params, has_aux=True)
-        self._g_grad = ms.value_and_grad(self._g_loss, None, self.g_params, has_aux=True)
-        self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params, self.d_params) if jit else None
+        if jit:
+            self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params, self.d_params)
+        else:
+            self.graphs = None
+            self._d_grad = ms.value_and_grad(self._d_loss, None, self.d_params, has_aux=True)
+            self._g_grad = ms.value_and_grad(self._g_loss, None, self.g_params, has_aux=True)
 
     def _d_loss(self, real_A, real_B):
         fake_A2B = ops.stop_gradient(self.nets.genA2B(real_A)[0])

@@ -52,7 +52,7 @@ def face_crop_box(height, width):
 
 
 class FaceFeatures(nn.Module):
-    """1 - cosine similarity of MobileFaceNet embeddings of the central face crop, per sample (frozen net)."""
+    """MobileFaceNet embeddings of the central face crop (frozen net)."""
 
     def __init__(self, facenet):
         super().__init__()
@@ -64,8 +64,10 @@ class FaceFeatures(nn.Module):
                              align_corners=True)
         return self.model(crop)
 
-    def cosine_distance(self, batch1, batch2):
-        return 1 - F.cosine_similarity(self.infer(batch1), self.infer(batch2))
+
+def embedding_distance(a, b):
+    """1 - cosine similarity of two batches of embeddings, per sample."""
+    return 1 - F.cosine_similarity(a, b)
 
 
 def mse_to(x, value):
@@ -109,18 +111,27 @@ def generator_losses(nets, facenet, real_A, real_B, weights):
     fake_A2A, fake_A2A_cam_logit, _ = nets.genB2A(real_A)
     fake_B2B, fake_B2B_cam_logit, _ = nets.genA2B(real_B)
 
-    adversarial = []
+    dis_logits = []
     for dis_G, dis_L, fake in [(nets.disGA, nets.disLA, fake_B2A), (nets.disGB, nets.disLB, fake_A2B)]:
-        fake_G_logit, fake_G_cam_logit, _ = dis_G(fake)
-        fake_L_logit, fake_L_cam_logit, _ = dis_L(fake)
-        adversarial += [mse_to(fake_G_logit, 1.0), mse_to(fake_G_cam_logit, 1.0),
-                        mse_to(fake_L_logit, 1.0), mse_to(fake_L_cam_logit, 1.0)]
+        dis_logits += [*dis_G(fake)[:2], *dis_L(fake)[:2]]
+    faces = tuple(facenet.infer(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if weights.faceid else ()
+    return generator_loss_terms((fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B),
+                                (fake_A2B_cam_logit, fake_B2A_cam_logit, fake_A2A_cam_logit, fake_B2B_cam_logit),
+                                tuple(dis_logits), faces, real_A, real_B, weights)
 
+
+def generator_loss_terms(images, cam_logits, dis_logits, faces, real_A, real_B, weights):
+    """generator_losses from what the networks computed: images (A2B2A, B2A2B, A2A, B2B), their generators'
+    cam logits (A2B, B2A, A2A, B2B), the discriminators' 8 logits on the fakes (GA, GA cam, LA, LA cam on
+    B2A, then GB.. on A2B), and with face-ID the embeddings of (real_A, A2B, real_B, B2A), else ()."""
+    fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B = images
+    fake_A2B_cam_logit, fake_B2A_cam_logit, fake_A2A_cam_logit, fake_B2B_cam_logit = cam_logits
+    adversarial = [mse_to(logit, 1.0) for logit in dis_logits]
     recon_A, recon_B = l1(fake_A2B2A, real_A), l1(fake_B2A2B, real_B)
     identity_A, identity_B = l1(fake_A2A, real_A), l1(fake_B2B, real_B)
     if weights.faceid:
-        id_A = facenet.cosine_distance(real_A, fake_A2B).mean()
-        id_B = facenet.cosine_distance(real_B, fake_B2A).mean()
+        id_A = embedding_distance(faces[0], faces[1]).mean()
+        id_B = embedding_distance(faces[2], faces[3]).mean()
     else:
         id_A = id_B = torch.zeros((), dtype=real_A.dtype)
     cam_A = bce_to(fake_B2A_cam_logit, 1.0) + bce_to(fake_A2A_cam_logit, 0.0)
