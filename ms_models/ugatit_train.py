@@ -28,8 +28,9 @@ class UGATIT(nn.Cell):
 
     def __init__(self, ch=32, img_size=256, light=True, n_dis=7):
         super().__init__()
-        self.genA2B = ResnetGenerator(ngf=ch, img_size=img_size, light=light)
-        self.genB2A = ResnetGenerator(ngf=ch, img_size=img_size, light=light)
+        self.generator_config = {'ngf': ch, 'img_size': img_size, 'light': light}
+        self.genA2B = ResnetGenerator(**self.generator_config)
+        self.genB2A = ResnetGenerator(**self.generator_config)
         # photo2cartoon's discriminators have 7 (global) and 5 (local) layers, whatever its --n_dis says;
         # n_dis lets small images use shallower ones (global n_dis, local n_dis - 2, as U-GAT-IT does).
         self.disGA = Discriminator(input_nc=3, ndf=ch, n_layers=n_dis)
@@ -221,13 +222,7 @@ class StepGraphs:
 
     def __init__(self, nets, facenet, weights, g_params, d_params):
         self.nets, self.weights = nets, weights
-        trained = {id(p) for p in g_params}
-        params = {name: ms.ParameterTuple([p for p in g.trainable_params() if id(p) in trained])
-                  for name, g in (('A2B', nets.genA2B), ('B2A', nets.genB2A))}
-        self.no_grads = {name: tuple(ops.zeros_like(p) for p in ps) for name, ps in params.items()}
-        generators = {'A2B': nets.genA2B, 'B2A': nets.genB2A}
-        self.gen = {name: ms.jit(_outputs(g, 2)) for name, g in generators.items()}
-        self.gen_vjp = {name: compiled_vjp(_outputs(g, 2), 2, params[name]) for name, g in generators.items()}
+        self.gen = SharedGenerator(nets, g_params)
         self.dis = {name: getattr(nets, name) for name in ('disGA', 'disLA', 'disGB', 'disLB')}
         self.dis_fwd = {name: ms.jit(_outputs(d, 2)) for name, d in self.dis.items()}
         self.dis_vjp = {name: compiled_vjp(_outputs(d, 2), 2) for name, d in self.dis.items()}
@@ -249,11 +244,12 @@ class StepGraphs:
 
     def generators_changed(self):
         self.fakes = None
+        self.gen.loaded = None
 
     def _translations(self, real_A, real_B):
         # the D step's, reused by the G step: the generators do not change in between
         if self.fakes is None or self.fakes[0] is not real_A or self.fakes[1] is not real_B:
-            self.fakes = real_A, real_B, self.gen['A2B'](real_A), self.gen['B2A'](real_B)
+            self.fakes = real_A, real_B, self.gen('A2B', real_A), self.gen('B2A', real_B)
         return self.fakes[2:]
 
     def d_gradients(self, real_A, real_B):
@@ -269,11 +265,12 @@ class StepGraphs:
         return dx
 
     def g_gradients(self, real_A, real_B):
+        # generator calls grouped by generator: each switch copies the other one's weights in
         (fake_A2B, A2B_cam), (fake_B2A, B2A_cam) = self._translations(real_A, real_B)
-        fake_A2B2A, _ = self.gen['B2A'](fake_A2B)
-        fake_B2A2B, _ = self.gen['A2B'](fake_B2A)
-        fake_A2A, A2A_cam = self.gen['B2A'](real_A)
-        fake_B2B, B2B_cam = self.gen['A2B'](real_B)
+        fake_A2B2A, _ = self.gen('B2A', fake_A2B)
+        fake_A2A, A2A_cam = self.gen('B2A', real_A)
+        fake_B2A2B, _ = self.gen('A2B', fake_B2A)
+        fake_B2B, B2B_cam = self.gen('A2B', real_B)
         dis_logits = (*self.dis_fwd['disGA'](fake_B2A), *self.dis_fwd['disLA'](fake_B2A),
                       *self.dis_fwd['disGB'](fake_A2B), *self.dis_fwd['disLB'](fake_A2B))
         faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
@@ -286,16 +283,71 @@ class StepGraphs:
         if self.weights.faceid:
             d_A2B = d_A2B + self.face_vjp(fake_A2B, d_faces[1])
             d_B2A = d_B2A + self.face_vjp(fake_B2A, d_faces[3])
-        grads, unused_cam = dict(self.no_grads), ops.zeros_like(A2B_cam)
-        dx, grads['B2A'] = self.gen_vjp['B2A'](fake_A2B, d_images[0], unused_cam, *grads['B2A'])  # cycle
-        d_A2B = d_A2B + dx
-        dx, grads['A2B'] = self.gen_vjp['A2B'](fake_B2A, d_images[1], unused_cam, *grads['A2B'])
-        d_B2A = d_B2A + dx
-        _, grads['B2A'] = self.gen_vjp['B2A'](real_A, d_images[2], d_cams[2], *grads['B2A'])  # identity
-        _, grads['A2B'] = self.gen_vjp['A2B'](real_B, d_images[3], d_cams[3], *grads['A2B'])
-        _, grads['A2B'] = self.gen_vjp['A2B'](real_A, d_A2B, d_cams[0], *grads['A2B'])  # translation
-        _, grads['B2A'] = self.gen_vjp['B2A'](real_B, d_B2A, d_cams[1], *grads['B2A'])
-        return loss, terms, grads['A2B'] + grads['B2A']
+        no_cam = ops.zeros_like(A2B_cam)
+        d_B2A = d_B2A + self.gen.vjp('A2B', fake_B2A, d_images[1], no_cam)  # cycle B2A2B
+        self.gen.vjp('A2B', real_B, d_images[3], d_cams[3])  # identity B2B
+        d_A2B = d_A2B + self.gen.vjp('B2A', fake_A2B, d_images[0], no_cam)  # cycle A2B2A
+        self.gen.vjp('B2A', real_A, d_images[2], d_cams[2])  # identity A2A
+        self.gen.vjp('B2A', real_B, d_B2A, d_cams[1])  # translation B2A, its gradient now complete
+        self.gen.vjp('A2B', real_A, d_A2B, d_cams[0])  # translation A2B
+        return loss, terms, self.gen.gradients()
+
+
+class SharedGenerator:
+    """genA2B and genB2A through one compiled forward graph and one compiled VJP graph.
+
+    A compiled generator VJP holds about 5 GB for the life of the process at ch 32, 256 px (MindSpore 2.10,
+    CPU; README), so both generators run on one working copy (`work`, same architecture) whose weights are
+    copied in from the generator being run, by one compiled copy, whenever the other one ran last. The
+    gradients of the trained parameters are summed per generator over its calls (`gradients()`, then zero).
+    """
+
+    def __init__(self, nets, g_params):
+        source = nets.genA2B
+        self.work = ResnetGenerator(**nets.generator_config)
+        self.work.update_parameters_name('shared_generator.')
+        self.sources = {'A2B': nets.genA2B.trainable_params(), 'B2A': nets.genB2A.trainable_params()}
+        work_params = self.work.trainable_params()
+        trained = {id(p) for p in g_params}
+        positions = [i for i, p in enumerate(source.trainable_params()) if id(p) in trained]
+        self.trained = {name: [params[i] for i in positions] for name, params in self.sources.items()}
+        self.copy_in = ms.jit(_assigner(work_params))
+        self.forward = ms.jit(_outputs(self.work, 2))
+        self.grad = compiled_vjp(_outputs(self.work, 2), 2, ms.ParameterTuple([work_params[i] for i in positions]))
+        self.loaded = None  # which generator's weights `work` holds
+        self.sums = {}
+
+    def load(self, name):
+        if self.loaded != name:
+            self.copy_in(*self.sources[name])
+            self.loaded = name
+
+    def __call__(self, name, x):
+        """(image, cam_logit) of generator `name` ('A2B' or 'B2A') on x."""
+        self.load(name)
+        return self.forward(x)
+
+    def vjp(self, name, x, d_image, d_cam):
+        """Gradient with respect to x; the parameters' gradients are added to `name`'s sum."""
+        self.load(name)
+        sums = self.sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name])
+        dx, self.sums[name] = self.grad(x, d_image, d_cam, *sums)
+        return dx
+
+    def gradients(self):
+        """The summed gradients of genA2B's then genB2A's trained parameters, in g_params order; restarts."""
+        sums = self.sums
+        self.sums = {}
+        return tuple(g for name in ('A2B', 'B2A')
+                     for g in sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name]))
+
+
+def _assigner(params):
+    def copy_in(*values):
+        for param, value in zip(params, values):
+            ops.assign(param, value)
+        return values[0]
+    return copy_in
 
 
 class Trainer:

@@ -26,8 +26,9 @@ class UGATIT(nn.Module):
 
     def __init__(self, ch=32, img_size=256, light=True, n_dis=7):
         super().__init__()
-        self.genA2B = ResnetGenerator(ngf=ch, img_size=img_size, light=light)
-        self.genB2A = ResnetGenerator(ngf=ch, img_size=img_size, light=light)
+        self.generator_config = {'ngf': ch, 'img_size': img_size, 'light': light}
+        self.genA2B = ResnetGenerator(**self.generator_config)
+        self.genB2A = ResnetGenerator(**self.generator_config)
         # photo2cartoon's discriminators have 7 (global) and 5 (local) layers, whatever its --n_dis says;
         # n_dis lets small images use shallower ones (global n_dis, local n_dis - 2, as U-GAT-IT does).
         self.disGA = Discriminator(input_nc=3, ndf=ch, n_layers=n_dis)
