@@ -18,6 +18,8 @@ from core.files import atomic_outputs
 from core.memory import proc_kib
 from core.registry import ARCHS
 
+STARTED = time.perf_counter()  # in a worker: its start, for the time to its first finished forward or step
+
 EXAMPLES = """
 examples:
   python bench.py                          # every case, 5 timed runs each after warm-up
@@ -143,13 +145,14 @@ class Worker:
         _reset_peak()
         began = time.perf_counter()
         self.forward()
-        first = time.perf_counter() - began
+        first_done = time.perf_counter()
         self.forward()
-        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib, 'first_s': first}
+        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib, 'first_s': first_done - began,
+                'ready_s': first_done - STARTED, 'resident_mib': _rss_mib('VmHWM')}
 
     def steady_peak(self):
         """Peak memory since the warm-ups (the timed forwards alone), in MiB above the import baseline."""
-        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib}
+        return {'peak_mib': _rss_mib('VmHWM') - self.baseline_mib, 'resident_mib': _rss_mib('VmHWM')}
 
     def reset_peak(self):
         _reset_peak()
@@ -252,33 +255,46 @@ class Result:
     torch_steady_mib: float  # the timed forwards
     ms_steady_mib: float
     graph_compile_s: float
+    torch_resident_mib: float  # the worker's whole resident-set high-water mark, imports included
+    ms_resident_mib: float
+    torch_ready_s: float  # from the worker's start to the end of its first forward (or training step)
+    ms_ready_s: float
     samples: dict = field(default_factory=dict)
 
 
 def bench_case(case, repeat, pynative, progress):
-    torch_worker, ms_worker = WorkerProcess('torch', case.name), WorkerProcess('mindspore', case.name)
-    try:
-        torch_warm = torch_worker.ask('warm_up', 'eval')
-        graph_warm = ms_worker.ask('warm_up', 'graph')
-        if pynative:
-            ms_worker.ask('warm_up', 'pynative')
-        flops = torch_worker.ask('flops')['flops'] if case.arch != 'train_step' else float('nan')
-        for worker in (torch_worker, ms_worker):
-            worker.ask('reset_peak')
-        samples = {'torch': [], 'graph': [], 'pynative': []}
-        for _ in progress(range(repeat), desc=case.name, leave=False):
-            samples['torch'].append(torch_worker.ask('run', 'eval')['seconds'])
-            samples['graph'].append(ms_worker.ask('run', 'graph')['seconds'])
-            if pynative:
-                samples['pynative'].append(ms_worker.ask('run', 'pynative')['seconds'])
-        steady = [worker.ask('steady_peak')['peak_mib'] for worker in (torch_worker, ms_worker)]
-    finally:
-        torch_worker.close()
-        ms_worker.close()
+    """Warm-ups, then `repeat` timed rounds in turns. The training step at upstream's size needs more memory
+    than both frameworks' workers can hold at once on a 24 GB machine: there PyTorch's worker runs to its
+    end before MindSpore's starts (the machine otherwise idle for both)."""
+    modes = {'torch': ['eval'], 'mindspore': ['graph'] + (['pynative'] if pynative else [])}
+    groups = [['torch'], ['mindspore']] if case.arch == 'train_step' else [['torch', 'mindspore']]
+    warm, steady, samples, flops = {}, {}, {'torch': [], 'graph': [], 'pynative': []}, float('nan')
+    for group in groups:
+        workers = {framework: WorkerProcess(framework, case.name) for framework in group}
+        try:
+            for framework, worker in workers.items():
+                for mode in modes[framework]:
+                    warm.setdefault(framework, worker.ask('warm_up', mode))
+            if 'torch' in workers and case.arch != 'train_step':
+                flops = workers['torch'].ask('flops')['flops']
+            for worker in workers.values():
+                worker.ask('reset_peak')
+            for _ in progress(range(repeat), desc=case.name, leave=False):
+                for framework, worker in workers.items():
+                    for mode in modes[framework]:
+                        samples['torch' if framework == 'torch' else mode].append(worker.ask('run', mode)['seconds'])
+            steady.update({framework: worker.ask('steady_peak') for framework, worker in workers.items()})
+        finally:
+            for worker in workers.values():
+                worker.close()
     median = {k: statistics.median(v) * 1000 if v else float('nan') for k, v in samples.items()}
     return Result(case.name, median['torch'], median['graph'], median['pynative'], median['graph'] / median['torch'],
                   flops / 1e9, flops / median['torch'] / 1e6, flops / median['graph'] / 1e6,
-                  torch_warm['peak_mib'], graph_warm['peak_mib'], *steady, graph_warm['first_s'], samples)
+                  warm['torch']['peak_mib'], warm['mindspore']['peak_mib'], steady['torch']['peak_mib'],
+                  steady['mindspore']['peak_mib'], warm['mindspore']['first_s'],
+                  max(warm['torch']['resident_mib'], steady['torch']['resident_mib']),
+                  max(warm['mindspore']['resident_mib'], steady['mindspore']['resident_mib']),
+                  warm['torch']['ready_s'], warm['mindspore']['ready_s'], samples)
 
 
 def table(results, gemm):
@@ -290,6 +306,12 @@ def table(results, gemm):
                      f'{r.gflop:>7.1f} {r.torch_gflops:>10.1f} {r.graph_gflops:>10.1f} '
                      f'{100 * r.graph_gflops / gemm:>8.0f}% {max(r.torch_peak_mib, r.torch_steady_mib):>7.0f} '
                      f'{r.ms_steady_mib:>7.0f} {r.graph_peak_mib:>10.0f}')
+    for r in results:
+        if r.case == TRAIN_CASE.name:
+            lines.append(f'{r.case}: first step done {r.ms_ready_s:.0f} s after the MindSpore worker started '
+                         f'(compilation included; PyTorch {r.torch_ready_s:.0f} s); peak resident set, imports '
+                         f'included: MindSpore {r.ms_resident_mib:.0f} MiB, PyTorch {r.torch_resident_mib:.0f} MiB '
+                         f'({r.ms_resident_mib / r.torch_resident_mib:.2f}x)')
     return '\n'.join(lines)
 
 

@@ -58,12 +58,10 @@ class Training:
             release = RELEASES['mobilefacenet']
             weights = find_weights('mobilefacenet', config.faceid_weights)
             facenet = FaceFeatures(load_network(weights, release.network, release.archs, cache=True).net)
-        jit = config.mode == 'graph'
         self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
-                               jit=jit, grad_reducer=grad_reducer)
+                               jit=config.mode == 'graph', grad_reducer=grad_reducer)
         self.state = [self.trainer.G_optim, self.trainer.D_optim]
-        self.translations = {'A2B': translation(self.nets.genA2B, self.nets.genB2A, jit),
-                             'B2A': translation(self.nets.genB2A, self.nets.genA2B, jit)}
+
 
     def state_params(self):
         return [p for optim in self.state for p in optim.state_parameters()]
@@ -126,33 +124,24 @@ class Training:
         return config.iteration
 
     def save_samples(self, step):
-        """Upstream's grids: per sample, a column of real, its CAM and translations (A2A, A2B, A2B2A)."""
-        self.nets.set_train(False)
+        """Upstream's grids: per sample, a column of real, its CAM and translations (A2A, A2B, A2B2A). Upstream
+        switches to eval mode first; photo2cartoon's generators compute the same in either (no batch norm, no
+        dropout), and under --mode graph the switch made MindSpore compile the step's graphs again."""
         for direction, sources in {'A2B': (self.trainA, self.tests[0]), 'B2A': (self.trainB, self.tests[1])}.items():
             columns = []
             for batches in sources:
                 if batches is not None:
-                    columns += [self._column(ms.Tensor(next(batches)[:1]), self.translations[direction])
-                                for _ in range(2)]
+                    columns += [self._column(ms.Tensor(next(batches)[:1]), direction) for _ in range(2)]
             save_image(np.concatenate(columns, axis=1), os.path.join(self.image_dir, f'{direction}_{step:07d}.png'))
-        self.nets.set_train(True)
 
-    def _column(self, real, translate):
-        same_heatmap, same, fake_heatmap, fake, cycled_heatmap, cycled = translate(real)
+    def _column(self, real, direction):
+        back = 'B2A' if direction == 'A2B' else 'A2B'
+        fake, _, fake_heatmap = self.trainer.generate(direction, real)
+        same, _, same_heatmap = self.trainer.generate(back, real)
+        cycled, _, cycled_heatmap = self.trainer.generate(back, fake)
         size = self.config.img_size
         return np.concatenate([_image(real), _cam(same_heatmap, size), _image(same), _cam(fake_heatmap, size),
                                _image(fake), _cam(cycled_heatmap, size), _image(cycled)], axis=0)
-
-
-def translation(forward, backward, jit):
-    """real -> (A2A's CAM, A2A, A2B's CAM, A2B, A2B2A's CAM, A2B2A) for a sample column, without gradients;
-    one compiled graph per direction when `jit` (eagerly a grid took ~2 minutes at ch 8, 64 px)."""
-    def translate(real):
-        fake, _, fake_heatmap = forward(real)
-        cycled, _, cycled_heatmap = backward(fake)
-        same, _, same_heatmap = backward(real)
-        return same_heatmap, same, fake_heatmap, fake, cycled_heatmap, cycled
-    return ms.jit(translate) if jit else translate
 
 
 def _terms(d_terms, d_names, g_terms, g_names):

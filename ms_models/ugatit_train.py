@@ -12,6 +12,7 @@ from mindspore import nn, ops
 
 from core.train_config import LossWeights  # one definition, shared by both twins
 
+from .layers import use_lean_conv_backward
 from .optim import TorchAdam
 from .photo2cartoon import ConvBlock, Discriminator, ResnetGenerator
 
@@ -253,7 +254,7 @@ class StepGraphs:
         return self.fakes[2:]
 
     def d_gradients(self, real_A, real_B):
-        (fake_A2B, _), (fake_B2A, _) = self._translations(real_A, real_B)
+        (fake_A2B, _, _), (fake_B2A, _, _) = self._translations(real_A, real_B)
         (loss, terms), grads = self.d_grad(real_A, real_B, fake_A2B, fake_B2A)
         return loss, terms, grads
 
@@ -266,11 +267,11 @@ class StepGraphs:
 
     def g_gradients(self, real_A, real_B):
         # generator calls grouped by generator: each switch copies the other one's weights in
-        (fake_A2B, A2B_cam), (fake_B2A, B2A_cam) = self._translations(real_A, real_B)
-        fake_A2B2A, _ = self.gen('B2A', fake_A2B)
-        fake_A2A, A2A_cam = self.gen('B2A', real_A)
-        fake_B2A2B, _ = self.gen('A2B', fake_B2A)
-        fake_B2B, B2B_cam = self.gen('A2B', real_B)
+        (fake_A2B, A2B_cam, _), (fake_B2A, B2A_cam, _) = self._translations(real_A, real_B)
+        fake_A2B2A, _, _ = self.gen('B2A', fake_A2B)
+        fake_A2A, A2A_cam, _ = self.gen('B2A', real_A)
+        fake_B2A2B, _, _ = self.gen('A2B', fake_B2A)
+        fake_B2B, B2B_cam, _ = self.gen('A2B', real_B)
         dis_logits = (*self.dis_fwd['disGA'](fake_B2A), *self.dis_fwd['disLA'](fake_B2A),
                       *self.dis_fwd['disGB'](fake_A2B), *self.dis_fwd['disLB'](fake_A2B))
         faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
@@ -300,19 +301,22 @@ class SharedGenerator:
     CPU; README), so both generators run on one working copy (`work`, same architecture) whose weights are
     copied in from the generator being run, by one compiled copy, whenever the other one ran last. The
     gradients of the trained parameters are summed per generator over its calls (`gradients()`, then zero).
+    The copy's stride-1 convolutions use layers.LeanBackwardConv2D: MindSpore's own convolution backward
+    keeps ~157 MiB of scratch per 32-channel convolution at 256 px, most of that 5 GB.
     """
 
     def __init__(self, nets, g_params):
         source = nets.genA2B
         self.work = ResnetGenerator(**nets.generator_config)
         self.work.update_parameters_name('shared_generator.')
+        use_lean_conv_backward(self.work)
         self.sources = {'A2B': nets.genA2B.trainable_params(), 'B2A': nets.genB2A.trainable_params()}
         work_params = self.work.trainable_params()
         trained = {id(p) for p in g_params}
         positions = [i for i, p in enumerate(source.trainable_params()) if id(p) in trained]
         self.trained = {name: [params[i] for i in positions] for name, params in self.sources.items()}
         self.copy_in = ms.jit(_assigner(work_params))
-        self.forward = ms.jit(_outputs(self.work, 2))
+        self.forward = ms.jit(_outputs(self.work, 3))
         self.grad = compiled_vjp(_outputs(self.work, 2), 2, ms.ParameterTuple([work_params[i] for i in positions]))
         self.loaded = None  # which generator's weights `work` holds
         self.sums = {}
@@ -323,7 +327,7 @@ class SharedGenerator:
             self.loaded = name
 
     def __call__(self, name, x):
-        """(image, cam_logit) of generator `name` ('A2B' or 'B2A') on x."""
+        """(image, cam_logit, heatmap) of generator `name` ('A2B' or 'B2A') on x."""
         self.load(name)
         return self.forward(x)
 
@@ -397,6 +401,13 @@ class Trainer:
             return self.graphs.g_gradients(real_A, real_B)
         (loss, terms), grads = self._g_grad(real_A, real_B)
         return loss, terms, grads
+
+    def generate(self, name, x):
+        """Generator `name` ('A2B' or 'B2A') on x, without gradients: (image, cam_logit, heatmap). Compiled,
+        through the step's own forward graph (no graph of its own)."""
+        if self.graphs:
+            return self.graphs.gen(name, x)
+        return getattr(self.nets, 'gen' + name)(x)
 
     def apply_d(self, grads):
         self.D_optim(self.d_reducer(grads) if self.d_reducer else grads)

@@ -30,12 +30,44 @@ def randn(rng, *shape):
 ])
 def test_conv2d_has_torch_semantics(kwargs, rng):
     x = randn(rng, 2, 4, 11, 9)
-    ours = layers.Conv2d(4, 8, **kwargs)
-    theirs = torch.nn.Conv2d(4, 8, **kwargs)
+    ours, theirs = _conv_pair(4, 8, kwargs)
+    close(ours(Tensor(x)), theirs(torch.from_numpy(x)))
+
+
+def _conv_pair(in_channels, out_channels, kwargs):
+    """layers.Conv2d and torch.nn.Conv2d with the same (torch-initialised) weights."""
+    ours = layers.Conv2d(in_channels, out_channels, **kwargs)
+    theirs = torch.nn.Conv2d(in_channels, out_channels, **kwargs)
     ours.weight.set_data(Tensor(theirs.weight.detach().numpy()))
     if kwargs['bias']:
         ours.bias.set_data(Tensor(theirs.bias.detach().numpy()))
-    close(ours(Tensor(x)), theirs(torch.from_numpy(x)))
+    return ours, theirs
+
+
+@pytest.mark.parametrize('kwargs, lean', [
+    (dict(kernel_size=7, stride=1, padding=0, bias=False), True),
+    (dict(kernel_size=3, stride=1, padding=1, bias=True), True),
+    (dict(kernel_size=1, stride=1, padding=0, bias=True), True),
+    (dict(kernel_size=4, stride=1, padding=2, bias=True), True),
+    (dict(kernel_size=3, stride=2, padding=1, bias=False), False),  # strided: MindSpore's own backward
+    (dict(kernel_size=3, stride=1, padding=1, groups=2, bias=False), False),
+])
+def test_lean_conv_backward_gives_torchs_gradients(kwargs, lean, rng):
+    """Compiled, as training uses it; batch 2, a non-square map."""
+    x = randn(rng, 2, 4, 11, 9)
+    ours, theirs = _conv_pair(4, 6, kwargs)
+    assert layers.use_lean_conv_backward(ours) == int(lean)
+    x_torch = torch.from_numpy(x).requires_grad_()
+    theirs(x_torch).square().sum().backward()
+    params = ms.ParameterTuple(ours.trainable_params())
+
+    def loss(inp):
+        return ours(inp).square().sum()
+    d_x, d_params = ms.jit(ms.grad(loss, grad_position=0, weights=params))(Tensor(x))
+    close(d_x, x_torch.grad, 1e-5)
+    close(d_params[0], theirs.weight.grad, 1e-5)
+    if kwargs['bias']:
+        close(d_params[1], theirs.bias.grad, 1e-5)
 
 
 def test_linear(rng):
