@@ -62,7 +62,6 @@ class Training:
                                jit=config.mode == 'graph', grad_reducer=grad_reducer)
         self.state = [self.trainer.G_optim, self.trainer.D_optim]
 
-
     def state_params(self):
         return [p for optim in self.state for p in optim.state_parameters()]
 
