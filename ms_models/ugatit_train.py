@@ -103,9 +103,14 @@ def discriminator_losses(nets, real_A, real_B, fake_A2B, fake_B2A, weights):
                   mse_to(real_G_cam_logit, 1.0) + mse_to(fake_G_cam_logit, 0.0),
                   mse_to(real_L_logit, 1.0) + mse_to(fake_L_logit, 0.0),
                   mse_to(real_L_cam_logit, 1.0) + mse_to(fake_L_cam_logit, 0.0)]
+    return discriminator_loss(terms, weights), tuple(terms)
+
+
+def discriminator_loss(terms, weights):
+    """Discriminator_loss from its terms in D_TERMS order."""
     loss_A = weights.adv * (terms[0] + terms[1] + terms[2] + terms[3])
     loss_B = weights.adv * (terms[4] + terms[5] + terms[6] + terms[7])
-    return loss_A + loss_B, tuple(terms)
+    return loss_A + loss_B
 
 
 def generator_losses(nets, facenet, real_A, real_B, weights):
@@ -190,6 +195,22 @@ def _embedding(facenet):
     return embedding
 
 
+def one_at_a_time(graph):
+    """`graph`, which on CPU returns only once it has finished. Launched asynchronously, the next graph's
+    kernels run while the last one's still do and the two compete for the cores (ch 32, 256 px, 2 cores:
+    43-47 s/step, against 24 s waiting after each graph). A GPU or NPU queues them on one stream, where
+    waiting would only stall the host."""
+    def run(*args):
+        outputs = graph(*args)
+        if ms.get_context('device_target') == 'CPU':
+            first = outputs
+            while isinstance(first, tuple):
+                first = first[0]
+            first.asnumpy()
+        return outputs
+    return run
+
+
 def compiled_vjp(forward, outputs, params=None):
     """A compiled (x, *cotangents) -> dx, or with `params` (x, *cotangents, *acc) -> (dx, acc + their
     gradients): the vector-Jacobian product of `forward` (x -> `outputs` tensors) at x, its activations
@@ -201,13 +222,13 @@ def compiled_vjp(forward, outputs, params=None):
             total = total + (result * cotangent).sum()
         return total
     if params is None:
-        return ms.jit(ms.grad(weighted_sum, grad_position=0))
+        return one_at_a_time(ms.jit(ms.grad(weighted_sum, grad_position=0)))
     grad = ms.grad(weighted_sum, grad_position=0, weights=params)
 
     def accumulated(x, *rest):
         dx, grads = grad(x, *rest[:outputs])
         return dx, tuple(acc + g for acc, g in zip(rest[outputs:], grads))
-    return ms.jit(accumulated)
+    return one_at_a_time(ms.jit(accumulated))
 
 
 class StepGraphs:
@@ -215,37 +236,38 @@ class StepGraphs:
 
     Whole-step graphs hold every network's activations at once and need the compiler's memory for all of
     them (OOM at ch 32, 256 px on 24 GB, README); PyNative gradients through per-network ms.jit cells came
-    back zero from the second call on (MindSpore 2.10). Here nothing crosses a graph boundary by autograd:
-    the G step runs each network's forward graph, the G loss graph gives the gradients of its 20 inputs,
-    and each network's VJP graph carries them back (discriminators and face net to the fakes, generators to
-    their inputs and parameters, summed over their three calls), in reverse order of the forward.
+    back zero from the second call on (MindSpore 2.10). Here nothing crosses a graph boundary by autograd.
+    A discriminator's loss terms are MSEs of its own logits, so each discriminator call is one graph giving
+    its terms, its parameters' gradients and its input's gradient at once (`adversarial`), in training mode
+    like the call it stands for: its spectral norms' power iteration and the gradient through them come
+    from the same forward, as in autograd. The G step runs the generators' forward graph, the G loss graph
+    gives the gradients of the generators' outputs and the face embeddings, and the face net's and
+    generators' VJP graphs carry them back (generators to their inputs and parameters, summed over their
+    three calls), in reverse order of the forward.
     """
 
-    def __init__(self, nets, facenet, weights, g_params, d_params):
-        self.nets, self.weights = nets, weights
+    def __init__(self, nets, facenet, weights, g_params):
+        self.weights = weights
         self.gen = SharedGenerator(nets, g_params)
-        self.dis = {name: getattr(nets, name) for name in ('disGA', 'disLA', 'disGB', 'disLB')}
-        self.dis_fwd = {name: ms.jit(_outputs(d, 2)) for name, d in self.dis.items()}
-        self.dis_vjp = {name: compiled_vjp(_outputs(d, 2), 2) for name, d in self.dis.items()}
+        self.dis = nets.discriminators()  # GA, GB, LA, LB: the order of Trainer.d_params
+        self.adversarial = {id(d): one_at_a_time(ms.jit(ms.value_and_grad(
+            _adversarial(d, weights.adv), 0, ms.ParameterTuple(d.trainable_params()), has_aux=True))) for d in self.dis}
+        self.real, self.fake = ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32)
         if weights.faceid:
-            self.face = ms.jit(facenet.infer)
+            self.face = one_at_a_time(ms.jit(facenet.infer))
             self.face_vjp = compiled_vjp(_embedding(facenet), 1)
         inputs = 20 if weights.faceid else 16
-        self.g_loss = ms.jit(ms.value_and_grad(self._g_loss, grad_position=tuple(range(2, 2 + inputs)),
-                                               has_aux=True))
-        self.d_grad = ms.jit(ms.value_and_grad(self._d_loss, None, ms.ParameterTuple(d_params), has_aux=True))
+        self.g_loss = one_at_a_time(ms.jit(ms.value_and_grad(self._g_loss, tuple(range(2, 2 + inputs)),
+                                                              has_aux=True)))
         self.fakes = None  # (real_A, real_B, the generators' outputs on them) until the generators change
 
     def _g_loss(self, real_A, real_B, *outputs):
         return generator_loss_terms(outputs[0:4], outputs[4:8], outputs[8:16], outputs[16:], real_A, real_B,
                                     self.weights)
 
-    def _d_loss(self, real_A, real_B, fake_A2B, fake_B2A):
-        return discriminator_losses(self.nets, real_A, real_B, fake_A2B, fake_B2A, self.weights)
-
     def generators_changed(self):
         self.fakes = None
-        self.gen.loaded = None
+        self.gen.forget_weights()
 
     def _translations(self, real_A, real_B):
         # the D step's, reused by the G step: the generators do not change in between
@@ -255,15 +277,17 @@ class StepGraphs:
 
     def d_gradients(self, real_A, real_B):
         (fake_A2B, _, _), (fake_B2A, _, _) = self._translations(real_A, real_B)
-        (loss, terms), grads = self.d_grad(real_A, real_B, fake_A2B, fake_B2A)
-        return loss, terms, grads
-
-    def _dis_vjp(self, name, x, cotangents):
-        # eval mode: the vectors the forward's power iteration stored, as autograd's sigma uses them
-        self.dis[name].set_train(False)
-        dx = self.dis_vjp[name](x, *cotangents)
-        self.dis[name].set_train(True)
-        return dx
+        GA, GB, LA, LB = self.dis
+        terms, grads = [], {}
+        # upstream's order of calls, which sets each discriminator's power iterations: real, then fake
+        for dis_G, dis_L, real, fake in [(GA, LA, real_A, fake_B2A), (GB, LB, real_B, fake_A2B)]:
+            for dis in (dis_G, dis_L):
+                (_, real_mse, real_cam_mse, _, _), (_, real_grads) = self.adversarial[id(dis)](real, self.real)
+                (_, fake_mse, fake_cam_mse, _, _), (_, fake_grads) = self.adversarial[id(dis)](fake, self.fake)
+                terms += [real_mse + fake_mse, real_cam_mse + fake_cam_mse]
+                grads[id(dis)] = tuple(a + b for a, b in zip(real_grads, fake_grads))
+        grads = tuple(g for dis in self.dis for g in grads[id(dis)])
+        return discriminator_loss(terms, self.weights), tuple(terms), grads
 
     def g_gradients(self, real_A, real_B):
         # generator calls grouped by generator: each switch copies the other one's weights in
@@ -272,15 +296,19 @@ class StepGraphs:
         fake_A2A, A2A_cam, _ = self.gen('B2A', real_A)
         fake_B2A2B, _, _ = self.gen('A2B', fake_B2A)
         fake_B2B, B2B_cam, _ = self.gen('A2B', real_B)
-        dis_logits = (*self.dis_fwd['disGA'](fake_B2A), *self.dis_fwd['disLA'](fake_B2A),
-                      *self.dis_fwd['disGB'](fake_A2B), *self.dis_fwd['disLB'](fake_A2B))
+        GA, GB, LA, LB = self.dis
+        dis_logits, d_fakes = [], []
+        for dis, fake in [(GA, fake_B2A), (LA, fake_B2A), (GB, fake_A2B), (LB, fake_A2B)]:
+            (_, _, _, logit, cam_logit), (d_fake, _) = self.adversarial[id(dis)](fake, self.real)
+            dis_logits += [logit, cam_logit]
+            d_fakes.append(d_fake)
         faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
         (loss, terms), d = self.g_loss(real_A, real_B, fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B,
                                        A2B_cam, B2A_cam, A2A_cam, B2B_cam, *dis_logits, *faces)
-        d_images, d_cams, d_logits, d_faces = d[0:4], d[4:8], d[8:16], d[16:]
-
-        d_B2A = self._dis_vjp('disGA', fake_B2A, d_logits[0:2]) + self._dis_vjp('disLA', fake_B2A, d_logits[2:4])
-        d_A2B = self._dis_vjp('disGB', fake_A2B, d_logits[4:6]) + self._dis_vjp('disLB', fake_A2B, d_logits[6:8])
+        # the logits' gradients (d[8:16]) are those the discriminator graphs already carried back
+        d_images, d_cams, d_faces = d[0:4], d[4:8], d[16:]
+        d_B2A = d_fakes[0] + d_fakes[1]
+        d_A2B = d_fakes[2] + d_fakes[3]
         if self.weights.faceid:
             d_A2B = d_A2B + self.face_vjp(fake_A2B, d_faces[1])
             d_B2A = d_B2A + self.face_vjp(fake_B2A, d_faces[3])
@@ -292,6 +320,16 @@ class StepGraphs:
         self.gen.vjp('B2A', real_B, d_B2A, d_cams[1])  # translation B2A, its gradient now complete
         self.gen.vjp('A2B', real_A, d_A2B, d_cams[0])  # translation A2B
         return loss, terms, self.gen.gradients()
+
+
+def _adversarial(dis, weight):
+    """x, target -> (weight * (MSE(logit, target) + MSE(cam_logit, target)), the two MSEs, logit, cam_logit)
+    of discriminator `dis` on x: its part of the D loss (target 1 on reals, 0 on fakes) or of the G loss (1)."""
+    def loss(x, target):
+        logit, cam_logit, _ = dis(x)
+        logit_mse, cam_logit_mse = mse_to(logit, target), mse_to(cam_logit, target)
+        return weight * (logit_mse + cam_logit_mse), logit_mse, cam_logit_mse, logit, cam_logit
+    return loss
 
 
 class SharedGenerator:
@@ -315,11 +353,15 @@ class SharedGenerator:
         trained = {id(p) for p in g_params}
         positions = [i for i, p in enumerate(source.trainable_params()) if id(p) in trained]
         self.trained = {name: [params[i] for i in positions] for name, params in self.sources.items()}
-        self.copy_in = ms.jit(_assigner(work_params))
-        self.forward = ms.jit(_outputs(self.work, 3))
+        self.copy_in = one_at_a_time(ms.jit(_assigner(work_params)))
+        self.forward = one_at_a_time(ms.jit(_outputs(self.work, 3)))
         self.grad = compiled_vjp(_outputs(self.work, 2), 2, ms.ParameterTuple([work_params[i] for i in positions]))
         self.loaded = None  # which generator's weights `work` holds
         self.sums = {}
+
+    def forget_weights(self):
+        """The generators changed: copy the weights in again at the next call."""
+        self.loaded = None
 
     def load(self, name):
         if self.loaded != name:
@@ -334,16 +376,17 @@ class SharedGenerator:
     def vjp(self, name, x, d_image, d_cam):
         """Gradient with respect to x; the parameters' gradients are added to `name`'s sum."""
         self.load(name)
-        sums = self.sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name])
-        dx, self.sums[name] = self.grad(x, d_image, d_cam, *sums)
+        dx, self.sums[name] = self.grad(x, d_image, d_cam, *self._sums(name))
         return dx
+
+    def _sums(self, name):
+        return self.sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name])
 
     def gradients(self):
         """The summed gradients of genA2B's then genB2A's trained parameters, in g_params order; restarts."""
-        sums = self.sums
+        grads = self._sums('A2B') + self._sums('B2A')
         self.sums = {}
-        return tuple(g for name in ('A2B', 'B2A')
-                     for g in sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name]))
+        return grads
 
 
 def _assigner(params):
@@ -374,7 +417,7 @@ class Trainer:
         self.g_reducer = grad_reducer(self.g_params) if grad_reducer else None
         self.d_reducer = grad_reducer(self.d_params) if grad_reducer else None
         if jit:
-            self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params, self.d_params)
+            self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params)
         else:
             self.graphs = None
             self._d_grad = ms.value_and_grad(self._d_loss, None, self.d_params, has_aux=True)
@@ -410,10 +453,10 @@ class Trainer:
         return getattr(self.nets, 'gen' + name)(x)
 
     def apply_d(self, grads):
-        self.D_optim(self.d_reducer(grads) if self.d_reducer else grads)
+        one_at_a_time(self.D_optim)(self.d_reducer(grads) if self.d_reducer else grads)
 
     def apply_g(self, grads):
-        self.G_optim(self.g_reducer(grads) if self.g_reducer else grads)
+        one_at_a_time(self.G_optim)(self.g_reducer(grads) if self.g_reducer else grads)
         clip_rho_and_w(self.rho_params, self.w_params)
         if self.graphs:
             self.graphs.generators_changed()

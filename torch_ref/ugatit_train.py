@@ -95,9 +95,14 @@ def discriminator_losses(nets, real_A, real_B, fake_A2B, fake_B2A, weights):
                   mse_to(real_G_cam_logit, 1.0) + mse_to(fake_G_cam_logit, 0.0),
                   mse_to(real_L_logit, 1.0) + mse_to(fake_L_logit, 0.0),
                   mse_to(real_L_cam_logit, 1.0) + mse_to(fake_L_cam_logit, 0.0)]
+    return discriminator_loss(terms, weights), tuple(terms)
+
+
+def discriminator_loss(terms, weights):
+    """Discriminator_loss from its terms in D_TERMS order."""
     loss_A = weights.adv * (terms[0] + terms[1] + terms[2] + terms[3])
     loss_B = weights.adv * (terms[4] + terms[5] + terms[6] + terms[7])
-    return loss_A + loss_B, tuple(terms)
+    return loss_A + loss_B
 
 
 def generator_losses(nets, facenet, real_A, real_B, weights):
