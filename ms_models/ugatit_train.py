@@ -197,9 +197,10 @@ def _embedding(facenet):
 
 def one_at_a_time(graph):
     """`graph`, which on CPU returns only once it has finished. Launched asynchronously, the next graph's
-    kernels run while the last one's still do and the two compete for the cores (ch 32, 256 px, 2 cores:
-    43-47 s/step, against 24 s waiting after each graph). A GPU or NPU queues them on one stream, where
-    waiting would only stall the host."""
+    kernels ran while the last one's still did and the host thread spun in the runtime's queue wait, all on
+    the same cores (ch 32, 256 px, 2 cores: 43-47 s/step; 29 s waiting after each graph). Reading the first
+    output back waits on a condition variable; `Tensor.data_sync` spins (53-60 s/step). A GPU or NPU queues
+    the graphs on one stream, where waiting would only stall the host."""
     def run(*args):
         outputs = graph(*args)
         if ms.get_context('device_target') == 'CPU':
