@@ -253,7 +253,7 @@ class StepGraphs:
         self.dis = nets.discriminators()  # GA, GB, LA, LB: the order of Trainer.d_params
         self.adversarial = {id(d): one_at_a_time(ms.jit(ms.value_and_grad(
             _adversarial(d, weights.adv), 0, ms.ParameterTuple(d.trainable_params()), has_aux=True))) for d in self.dis}
-        self.real, self.fake = ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32)
+        self.real_label, self.fake_label = ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32)  # MSE targets
         if weights.faceid:
             self.face = one_at_a_time(ms.jit(facenet.infer))
             self.face_vjp = compiled_vjp(_embedding(facenet), 1)
@@ -283,8 +283,8 @@ class StepGraphs:
         # upstream's order of calls, which sets each discriminator's power iterations: real, then fake
         for dis_G, dis_L, real, fake in [(GA, LA, real_A, fake_B2A), (GB, LB, real_B, fake_A2B)]:
             for dis in (dis_G, dis_L):
-                (_, real_mse, real_cam_mse, _, _), (_, real_grads) = self.adversarial[id(dis)](real, self.real)
-                (_, fake_mse, fake_cam_mse, _, _), (_, fake_grads) = self.adversarial[id(dis)](fake, self.fake)
+                (_, real_mse, real_cam_mse, _, _), (_, real_grads) = self.adversarial[id(dis)](real, self.real_label)
+                (_, fake_mse, fake_cam_mse, _, _), (_, fake_grads) = self.adversarial[id(dis)](fake, self.fake_label)
                 terms += [real_mse + fake_mse, real_cam_mse + fake_cam_mse]
                 grads[id(dis)] = tuple(a + b for a, b in zip(real_grads, fake_grads))
         grads = tuple(g for dis in self.dis for g in grads[id(dis)])
@@ -300,7 +300,7 @@ class StepGraphs:
         GA, GB, LA, LB = self.dis
         dis_logits, d_fakes = [], []
         for dis, fake in [(GA, fake_B2A), (LA, fake_B2A), (GB, fake_A2B), (LB, fake_A2B)]:
-            (_, _, _, logit, cam_logit), (d_fake, _) = self.adversarial[id(dis)](fake, self.real)
+            (_, _, _, logit, cam_logit), (d_fake, _) = self.adversarial[id(dis)](fake, self.real_label)
             dis_logits += [logit, cam_logit]
             d_fakes.append(d_fake)
         faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
