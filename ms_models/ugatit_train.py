@@ -189,12 +189,6 @@ def _outputs(net, count):
     return first_outputs
 
 
-def _embedding(facenet):
-    def embedding(x):
-        return (facenet.infer(x),)
-    return embedding
-
-
 def one_at_a_time(graph):
     """`graph`, which on CPU returns only once it has finished. Launched asynchronously, the next graph's
     kernels ran while the last one's still did and the host thread spun in the runtime's queue wait, all on
@@ -212,24 +206,12 @@ def one_at_a_time(graph):
     return run
 
 
-def compiled_vjp(forward, outputs, params=None):
-    """A compiled (x, *cotangents) -> dx, or with `params` (x, *cotangents, *acc) -> (dx, acc + their
-    gradients): the vector-Jacobian product of `forward` (x -> `outputs` tensors) at x, its activations
-    recomputed. The arguments are flat: gradients through tuple arguments come back empty (MindSpore 2.10)."""
-    def weighted_sum(x, *cotangents):
-        results = forward(x)
-        total = (results[0] * cotangents[0]).sum()
-        for result, cotangent in zip(results[1:], cotangents[1:]):
-            total = total + (result * cotangent).sum()
-        return total
-    if params is None:
-        return one_at_a_time(ms.jit(ms.grad(weighted_sum, grad_position=0)))
-    grad = ms.grad(weighted_sum, grad_position=0, weights=params)
-
-    def accumulated(x, *rest):
-        dx, grads = grad(x, *rest[:outputs])
-        return dx, tuple(acc + g for acc, g in zip(rest[outputs:], grads))
-    return one_at_a_time(ms.jit(accumulated))
+def compiled_vjp(forward):
+    """A compiled (x, cotangent) -> dx: the vector-Jacobian product of `forward` (x -> one tensor) at x, its
+    activations recomputed."""
+    def weighted_sum(x, cotangent):
+        return (forward(x) * cotangent).sum()
+    return one_at_a_time(ms.jit(ms.grad(weighted_sum, grad_position=0)))
 
 
 class StepGraphs:
@@ -256,10 +238,13 @@ class StepGraphs:
         self.real_label, self.fake_label = ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32)  # MSE targets
         if weights.faceid:
             self.face = one_at_a_time(ms.jit(facenet.infer))
-            self.face_vjp = compiled_vjp(_embedding(facenet), 1)
-        inputs = 20 if weights.faceid else 16
-        self.g_loss = one_at_a_time(ms.jit(ms.value_and_grad(self._g_loss, tuple(range(2, 2 + inputs)),
-                                                              has_aux=True)))
+            self.face_vjp = compiled_vjp(facenet.infer)
+        # gradients with respect to the translations' cam logits and the face embeddings: the other outputs'
+        # gradients come from the calls that made them (SharedGenerator.backward, adversarial)
+        wrt = (6, 7) + (tuple(range(18, 22)) if weights.faceid else ())
+        self.g_loss = one_at_a_time(ms.jit(ms.value_and_grad(self._g_loss, wrt, has_aux=True)))
+        self.cycle_weight, self.identity_weight, self.cam_weight = (
+            ms.Tensor(w, ms.float32) for w in (weights.cycle, weights.identity, weights.cam))
         self.fakes = None  # (real_A, real_B, the generators' outputs on them) until the generators change
 
     def _g_loss(self, real_A, real_B, *outputs):
@@ -291,12 +276,15 @@ class StepGraphs:
         return discriminator_loss(terms, self.weights), tuple(terms), grads
 
     def g_gradients(self, real_A, real_B):
-        # generator calls grouped by generator: each switch copies the other one's weights in
         (fake_A2B, A2B_cam, _), (fake_B2A, B2A_cam, _) = self._translations(real_A, real_B)
-        fake_A2B2A, _, _ = self.gen('B2A', fake_A2B)
-        fake_A2A, A2A_cam, _ = self.gen('B2A', real_A)
-        fake_B2A2B, _, _ = self.gen('A2B', fake_B2A)
-        fake_B2B, B2B_cam, _ = self.gen('A2B', real_B)
+        # the cycle and identity calls' loss terms involve their own outputs only, so each call is one
+        # forward, loss and backward; B2A first, whose weights the D step's translations left loaded
+        d_A2B, fake_A2B2A, _ = self.gen.backward('B2A', fake_A2B, target=real_A, l1_weight=self.cycle_weight)
+        _, fake_A2A, A2A_cam = self.gen.backward('B2A', real_A, target=real_A, l1_weight=self.identity_weight,
+                                                 bce_weight=self.cam_weight)
+        d_B2A, fake_B2A2B, _ = self.gen.backward('A2B', fake_B2A, target=real_B, l1_weight=self.cycle_weight)
+        _, fake_B2B, B2B_cam = self.gen.backward('A2B', real_B, target=real_B, l1_weight=self.identity_weight,
+                                                 bce_weight=self.cam_weight)
         GA, GB, LA, LB = self.dis
         dis_logits, d_fakes = [], []
         for dis, fake in [(GA, fake_B2A), (LA, fake_B2A), (GB, fake_A2B), (LB, fake_A2B)]:
@@ -306,20 +294,15 @@ class StepGraphs:
         faces = tuple(self.face(x) for x in (real_A, fake_A2B, real_B, fake_B2A)) if self.weights.faceid else ()
         (loss, terms), d = self.g_loss(real_A, real_B, fake_A2B2A, fake_B2A2B, fake_A2A, fake_B2B,
                                        A2B_cam, B2A_cam, A2A_cam, B2B_cam, *dis_logits, *faces)
-        # the logits' gradients (d[8:16]) are those the discriminator graphs already carried back
-        d_images, d_cams, d_faces = d[0:4], d[4:8], d[16:]
-        d_B2A = d_fakes[0] + d_fakes[1]
-        d_A2B = d_fakes[2] + d_fakes[3]
+        d_cams, d_faces = d[0:2], d[2:]
+        d_A2B = d_A2B + d_fakes[2] + d_fakes[3]
+        d_B2A = d_B2A + d_fakes[0] + d_fakes[1]
         if self.weights.faceid:
             d_A2B = d_A2B + self.face_vjp(fake_A2B, d_faces[1])
             d_B2A = d_B2A + self.face_vjp(fake_B2A, d_faces[3])
-        no_cam = ops.zeros_like(A2B_cam)
-        d_B2A = d_B2A + self.gen.vjp('A2B', fake_B2A, d_images[1], no_cam)  # cycle B2A2B
-        self.gen.vjp('A2B', real_B, d_images[3], d_cams[3])  # identity B2B
-        d_A2B = d_A2B + self.gen.vjp('B2A', fake_A2B, d_images[0], no_cam)  # cycle A2B2A
-        self.gen.vjp('B2A', real_A, d_images[2], d_cams[2])  # identity A2A
-        self.gen.vjp('B2A', real_B, d_B2A, d_cams[1])  # translation B2A, its gradient now complete
-        self.gen.vjp('A2B', real_A, d_A2B, d_cams[0])  # translation A2B
+        # the translations, their outputs' gradients now complete
+        self.gen.backward('A2B', real_A, d_image=d_A2B, d_cam=d_cams[0])
+        self.gen.backward('B2A', real_B, d_image=d_B2A, d_cam=d_cams[1])
         return loss, terms, self.gen.gradients()
 
 
@@ -334,7 +317,7 @@ def _adversarial(dis, weight):
 
 
 class SharedGenerator:
-    """genA2B and genB2A through one compiled forward graph and one compiled VJP graph.
+    """genA2B and genB2A through one compiled forward graph and one compiled backward graph.
 
     A compiled generator VJP holds about 5 GB for the life of the process at ch 32, 256 px (MindSpore 2.10,
     CPU; README), so both generators run on one working copy (`work`, same architecture) whose weights are
@@ -356,7 +339,10 @@ class SharedGenerator:
         self.trained = {name: [params[i] for i in positions] for name, params in self.sources.items()}
         self.copy_in = one_at_a_time(ms.jit(_assigner(work_params)))
         self.forward = one_at_a_time(ms.jit(_outputs(self.work, 3)))
-        self.grad = compiled_vjp(_outputs(self.work, 2), 2, ms.ParameterTuple([work_params[i] for i in positions]))
+        self.grad = one_at_a_time(ms.jit(_accumulating(ms.value_and_grad(
+            _generator_objective(self.work), 0, ms.ParameterTuple([work_params[i] for i in positions]),
+            has_aux=True))))
+        self.zero = ms.Tensor(0.0, ms.float32)
         self.loaded = None  # which generator's weights `work` holds
         self.sums = {}
 
@@ -374,11 +360,19 @@ class SharedGenerator:
         self.load(name)
         return self.forward(x)
 
-    def vjp(self, name, x, d_image, d_cam):
-        """Gradient with respect to x; the parameters' gradients are added to `name`'s sum."""
+    def backward(self, name, x, d_image=None, d_cam=None, target=None, l1_weight=None, bce_weight=None):
+        """(gradient with respect to x, image, cam_logit) of generator `name` on x for the objective of
+        `_generator_objective` (cotangents and weights left out are zero); the parameters' gradients are
+        added to `name`'s sum."""
         self.load(name)
-        dx, self.sums[name] = self.grad(x, d_image, d_cam, *self._sums(name))
-        return dx
+        d_image = ops.zeros_like(x) if d_image is None else d_image
+        d_cam = ops.zeros((x.shape[0], 2), x.dtype) if d_cam is None else d_cam  # (gap, gmp) logits
+        target = x if target is None else target
+        l1_weight = self.zero if l1_weight is None else l1_weight
+        bce_weight = self.zero if bce_weight is None else bce_weight
+        dx, image, cam_logit, self.sums[name] = self.grad(x, d_image, d_cam, target, l1_weight, bce_weight,
+                                                          *self._sums(name))
+        return dx, image, cam_logit
 
     def _sums(self, name):
         return self.sums.get(name) or tuple(ops.zeros_like(p) for p in self.trained[name])
@@ -388,6 +382,29 @@ class SharedGenerator:
         grads = self._sums('A2B') + self._sums('B2A')
         self.sums = {}
         return grads
+
+
+def _generator_objective(generator):
+    """x, d_image, d_cam, target, l1_weight, bce_weight -> (objective, image, cam_logit) of `generator` on x.
+    The objective is the sum of the outputs times the G loss's gradients with respect to them (d_image,
+    d_cam) plus l1_weight * L1(image, target) + bce_weight * BCE(cam_logit, 0): a translation's part of the
+    G loss, or (cotangents zero) a cycle or identity call's whole part of it."""
+    def objective(x, d_image, d_cam, target, l1_weight, bce_weight):
+        image, cam_logit, _ = generator(x)
+        total = (image * d_image).sum() + (cam_logit * d_cam).sum() \
+            + l1_weight * l1(image, target) + bce_weight * bce_to(cam_logit, 0.0)
+        return total, image, cam_logit
+    return objective
+
+
+def _accumulating(grad):
+    """(x, 5 more arguments, *sums) -> (dx, image, cam_logit, sums + the parameters' gradients) from `grad`,
+    a value_and_grad of _generator_objective. The arguments are flat: gradients through tuple arguments come
+    back empty (MindSpore 2.10)."""
+    def run(x, *rest):
+        (_, image, cam_logit), (dx, grads) = grad(x, *rest[:5])
+        return dx, image, cam_logit, tuple(total + g for total, g in zip(rest[5:], grads))
+    return run
 
 
 def _assigner(params):
