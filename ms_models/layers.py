@@ -120,15 +120,21 @@ class LeanBackwardConv2D(nn.Cell):
         self.conv2d = conv.conv2d
         self.conv2d_input = ops.Conv2D(conv.in_channels, kernel, pad_mode='pad', pad=kernel - 1 - padding)
         self.matmul = ops.BatchMatMul(transpose_b=True)
+        self.reversed_taps = Tensor(np.arange(kernel * kernel - 1, -1, -1, dtype=np.int32))
 
     def construct(self, x, weight):
         return self.conv2d(x, weight)
 
     def bprop(self, x, weight, out, dout):
-        d_x = self.conv2d_input(dout, ops.transpose(ops.flip(weight, (2, 3)), (1, 0, 2, 3)))
         n, c_out, h, w = dout.shape
+        c_in, taps = x.shape[1], self.kernel_size * self.kernel_size
+        # both spatial axes flipped, as one gather over the taps (MindSpore's CPU ReverseV2: 4x slower)
+        flipped = ops.gather(weight.reshape(c_out, c_in, taps), self.reversed_taps, 2).reshape(weight.shape)
+        d_x = self.conv2d_input(dout, ops.transpose(flipped, (1, 0, 2, 3)))
         # unfolded only once dout exists: scheduled earlier, every layer's unfolded input lived at once
-        columns = ops.unfold(ops.depend(x, dout), self.kernel_size, padding=self.padding)  # (N, C_in*k*k, H*W)
+        x = ops.depend(x, dout)
+        # (N, C_in*k*k, H*W); a 1x1 convolution's is its input as it is
+        columns = x.reshape(n, c_in, h * w) if taps == 1 else ops.unfold(x, self.kernel_size, padding=self.padding)
         d_weight = self.matmul(columns, dout.reshape(n, c_out, h * w)).sum(0)  # (C_in*k*k, C_out)
         return d_x, ops.transpose(d_weight, (1, 0)).reshape(weight.shape)
 

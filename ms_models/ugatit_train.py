@@ -352,7 +352,8 @@ class SharedGenerator:
 
     def load(self, name):
         if self.loaded != name:
-            self.copy_in(*self.sources[name])
+            # as Tensors: Parameter arguments made MindSpore compile the copy again for the other generator
+            self.copy_in(*(param.value() for param in self.sources[name]))
             self.loaded = name
 
     def __call__(self, name, x):
