@@ -4,6 +4,10 @@ Upstream's loop (UgatitSadalinHourglass.train): per step one D update and one G 
 trainA and one from trainB; the learning rate decays linearly over the second half when decay_flag is set;
 checkpoints every save_freq steps; sample grids every print_freq steps.
 """
+import dataclasses
+import glob
+import hashlib
+import json
 import logging
 import os
 import time
@@ -58,6 +62,8 @@ class Training:
             release = RELEASES['mobilefacenet']
             weights = find_weights('mobilefacenet', config.faceid_weights)
             facenet = FaceFeatures(load_network(weights, release.network, release.archs, cache=True).net)
+        if config.mode == 'graph' and config.compile_cache:
+            ms.set_context(enable_compile_cache=True, compile_cache_path=compile_cache_folder(config, world))
         self.trainer = Trainer(self.nets, facenet, config.weights, config.lr, config.iteration, config.decay_flag,
                                jit=config.mode == 'graph', grad_reducer=grad_reducer)
         self.state = [self.trainer.G_optim, self.trainer.D_optim]
@@ -141,6 +147,21 @@ class Training:
         size = self.config.img_size
         return np.concatenate([_image(real), _cam(same_heatmap, size), _image(same), _cam(fake_heatmap, size),
                                _image(fake), _cam(cycled_heatmap, size), _image(cycled)], axis=0)
+
+
+def compile_cache_folder(config, world):
+    """<result_dir>/compile_cache/<key>, the key made of every setting the step's graphs depend on, the
+    MindSpore version and the model code: MindSpore loads cached graphs back in the order they were compiled,
+    whatever they were compiled for (graphs cached at another --img_size failed in a broadcast; the loss
+    weights are constants inside them)."""
+    settings = {name: getattr(config, name) for name in ('ch', 'img_size', 'light', 'n_dis', 'batch_size',
+                                                         'device_target')}
+    settings.update(weights=dataclasses.asdict(config.weights), world=world, mindspore=ms.__version__)
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(ms_models.__file__), '*.py'))):
+        with open(path, 'rb') as f:
+            key.update(f.read())
+    return os.path.join(config.result_dir, 'compile_cache', key.hexdigest()[:16])
 
 
 def _terms(d_terms, d_names, g_terms, g_names):

@@ -49,6 +49,9 @@ class TrainConfig:
         'choices': ('graph', 'pynative'),
         'help': 'graph: one compiled graph per network (default; the first step waits minutes for their '
                 'compilation); pynative: eager, for debugging (much slower per step)'})
+    compile_cache: bool = field(default=True, metadata={
+        'help': "keep --mode graph's compiled graphs in <result_dir>/compile_cache/, so that a run with the same "
+                "settings (--resume True, say) starts in seconds"})
     distribute: bool = field(default=False, metadata={'action': 'store_true',
                                                       'help': 'data parallel under msrun (see examples)'})
     seed: int = 0

@@ -167,7 +167,7 @@ class Conv1d(nn.Cell):
         if kernel_size != 1 or padding != 0:
             raise ValueError('only pointwise Conv1d (kernel_size=1, padding=0) is implemented')
         bound = 1 / np.sqrt(in_channels)  # torch's default initialisation; a checkpoint overwrites it
-        rng = np.random.default_rng()
+        rng = np.random  # numpy's global generator, which ms.set_seed seeds
         self.weight = Parameter(Tensor(rng.uniform(-bound, bound, (out_channels, in_channels, 1)).astype(np.float32)),
                                 name='weight')
         self.bias = Parameter(Tensor(rng.uniform(-bound, bound, out_channels).astype(np.float32)),
@@ -526,8 +526,9 @@ class _SpectralNorm(nn.Cell):
         in_features = int(np.prod(weight.shape[1:]))
         self.bias = Parameter(Tensor(bias.asnumpy()), name='bias') if bias is not None else None
         self.weight_orig = Parameter(Tensor(weight.asnumpy()), name='weight_orig')
-        # torch starts u and v as normalised Gaussian noise; a checkpoint overwrites them.
-        rng = np.random.default_rng()
+        # torch starts u and v as normalised Gaussian noise; a checkpoint overwrites them. numpy's global
+        # generator, which ms.set_seed (train.py's --seed) seeds: a run is repeatable from its seed.
+        rng = np.random
         self.weight_u = Parameter(Tensor(_unit(rng.standard_normal(out_features))), name='weight_u',
                                   requires_grad=False)
         self.weight_v = Parameter(Tensor(_unit(rng.standard_normal(in_features))), name='weight_v',

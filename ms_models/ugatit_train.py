@@ -3,7 +3,7 @@
 The twin of `torch_ref/ugatit_train.py`: the same losses term by term (upstream's names), the same step
 (D step, G step, rho/w clippers), with torch's Adam (ms_models.optim) and upstream's learning-rate schedule.
 Compiled (train.py's --mode graph), the step runs as one graph per network (StepGraphs): the G step's
-gradients are chained from network to network by compiled vector-Jacobian products, so no graph holds
+gradients are chained from network to network by compiled backward graphs, so no graph holds
 more than one network's activations; PyNative (--mode pynative) takes them by autograd. The loss terms
 come back as tuples in D_TERMS / G_TERMS order.
 """
@@ -206,12 +206,33 @@ def one_at_a_time(graph):
     return run
 
 
-def compiled_vjp(forward):
-    """A compiled (x, cotangent) -> dx: the vector-Jacobian product of `forward` (x -> one tensor) at x, its
-    activations recomputed."""
+class CompiledGraph(nn.Cell):
+    """`fn` compiled into one graph, as the construct of a Cell that holds the networks whose parameters it
+    uses: MindSpore's compile cache binds a graph it loads back to its Cell's parameters. (A compiled
+    function's graph, loaded back, computed with parameters of its own: zeros and NaN, MindSpore 2.10.)"""
+
+    def __init__(self, fn, *networks):
+        super().__init__(auto_prefix=False)  # the networks' parameter names stay theirs
+        self.fn = fn
+        for i, network in enumerate(networks):
+            setattr(self, f'network_{i}', network)
+
+    @ms.jit
+    def construct(self, *args):
+        return self.fn(*args)
+
+
+def compiled(fn, *networks):
+    """fn as one compiled graph (CompiledGraph over `networks`), waited for on CPU (one_at_a_time)."""
+    return one_at_a_time(CompiledGraph(fn, *networks))
+
+
+def compiled_vjp(forward, network):
+    """A compiled (x, cotangent) -> dx: the vector-Jacobian product of `forward` (x -> one tensor, computed
+    by `network`) at x, its activations recomputed."""
     def weighted_sum(x, cotangent):
         return (forward(x) * cotangent).sum()
-    return one_at_a_time(ms.jit(ms.grad(weighted_sum, grad_position=0)))
+    return compiled(ms.grad(weighted_sum, grad_position=0), network)
 
 
 class StepGraphs:
@@ -223,26 +244,27 @@ class StepGraphs:
     A discriminator's loss terms are MSEs of its own logits, so each discriminator call is one graph giving
     its terms, its parameters' gradients and its input's gradient at once (`adversarial`), in training mode
     like the call it stands for: its spectral norms' power iteration and the gradient through them come
-    from the same forward, as in autograd. The G step runs the generators' forward graph, the G loss graph
-    gives the gradients of the generators' outputs and the face embeddings, and the face net's and
-    generators' VJP graphs carry them back (generators to their inputs and parameters, summed over their
-    three calls), in reverse order of the forward.
+    from the same forward, as in autograd. In the G step the cycle and identity calls, whose loss terms
+    involve their own outputs only, are each one forward+loss+backward call of the generators' backward
+    graph; the G loss graph gives the translations' CAM logits' and the face embeddings' gradients, the
+    face net's VJP graph carries the latter back, and the translations go back through the backward graph
+    last, their outputs' gradients complete (parameters' gradients summed per generator).
     """
 
     def __init__(self, nets, facenet, weights, g_params):
         self.weights = weights
         self.gen = SharedGenerator(nets, g_params)
         self.dis = nets.discriminators()  # GA, GB, LA, LB: the order of Trainer.d_params
-        self.adversarial = {id(d): one_at_a_time(ms.jit(ms.value_and_grad(
-            _adversarial(d, weights.adv), 0, ms.ParameterTuple(d.trainable_params()), has_aux=True))) for d in self.dis}
+        self.adversarial = {id(d): compiled(ms.value_and_grad(
+            _adversarial(d, weights.adv), 0, ms.ParameterTuple(d.trainable_params()), has_aux=True), d) for d in self.dis}
         self.real_label, self.fake_label = ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32)  # MSE targets
         if weights.faceid:
-            self.face = one_at_a_time(ms.jit(facenet.infer))
-            self.face_vjp = compiled_vjp(facenet.infer)
+            self.face = compiled(facenet.infer, facenet)
+            self.face_vjp = compiled_vjp(facenet.infer, facenet)
         # gradients with respect to the translations' cam logits and the face embeddings: the other outputs'
         # gradients come from the calls that made them (SharedGenerator.backward, adversarial)
         wrt = (6, 7) + (tuple(range(18, 22)) if weights.faceid else ())
-        self.g_loss = one_at_a_time(ms.jit(ms.value_and_grad(self._g_loss, wrt, has_aux=True)))
+        self.g_loss = compiled(ms.value_and_grad(self._g_loss, wrt, has_aux=True))
         self.cycle_weight, self.identity_weight, self.cam_weight = (
             ms.Tensor(w, ms.float32) for w in (weights.cycle, weights.identity, weights.cam))
         self.fakes = None  # (real_A, real_B, the generators' outputs on them) until the generators change
@@ -337,11 +359,11 @@ class SharedGenerator:
         trained = {id(p) for p in g_params}
         positions = [i for i, p in enumerate(source.trainable_params()) if id(p) in trained]
         self.trained = {name: [params[i] for i in positions] for name, params in self.sources.items()}
-        self.copy_in = one_at_a_time(ms.jit(_assigner(work_params)))
-        self.forward = one_at_a_time(ms.jit(_outputs(self.work, 3)))
-        self.grad = one_at_a_time(ms.jit(_accumulating(ms.value_and_grad(
+        self.copy_in = compiled(_assigner(work_params), self.work)
+        self.forward = compiled(_outputs(self.work, 3), self.work)
+        self.grad = compiled(_accumulating(ms.value_and_grad(
             _generator_objective(self.work), 0, ms.ParameterTuple([work_params[i] for i in positions]),
-            has_aux=True))))
+            has_aux=True)), self.work)
         self.zero = ms.Tensor(0.0, ms.float32)
         self.loaded = None  # which generator's weights `work` holds
         self.sums = {}

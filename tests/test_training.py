@@ -1,6 +1,8 @@
 """Training: the optimizer and schedule against PyTorch's, one full step against torch_ref (parity tool),
 and train.py end to end (checkpoints, resume, fallback, export, bad input)."""
 import os
+import shutil
+import time
 
 import mindspore as ms
 import numpy as np
@@ -150,11 +152,14 @@ TINY = ('--ch', 8, '--img_size', 64, '--n_dis', 6, '--quiet')
 
 def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     """3 compiled steps with the whole recipe (face-ID included); the checkpoints reload, a corrupt newest
-    one is skipped on resume, and a step folder converts back to upstream's layout."""
+    one is skipped on resume, and a step folder converts back to upstream's layout. The compiled graphs,
+    cached, start a second run with the same settings in a fraction of the time, computing the same."""
     root, faceid = dataset
     results = tmp_path / 'results'
     common = ('--data_root', root, '--result_dir', results, '--faceid_weights', faceid, '--keep', 2, *TINY)
+    began = time.perf_counter()
     result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 3, timeout=1800)
+    cold_seconds = time.perf_counter() - began
     assert result.returncode == 0, result.stderr
     assert 'skipping unreadable training image' in result.stderr and 'broken.jpg' in result.stderr
     model_dir = results / 'model'
@@ -173,12 +178,22 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     ResnetGenerator(ngf=8, img_size=64, light=True).load_state_dict(state['genA2B'])
     Discriminator(3, 8, 6).load_state_dict(state['disGA'])
 
-    # Resume: the newest checkpoint is corrupt, so step 2 is loaded and step 3 redone. Eagerly: one PyNative
-    # step (about 2 minutes) instead of compiling the step graphs again (about 7); resuming is the same code.
+    # The same settings from scratch in another folder, given the first run's compile cache: step 1 again,
+    # the same losses (the same seed), from graphs loaded back instead of compiled.
+    fresh = tmp_path / 'fresh'
+    shutil.copytree(results / 'compile_cache', fresh / 'compile_cache')
+    began = time.perf_counter()
+    result = run_script('train', *common, '--result_dir', fresh, '--iteration', 1, timeout=1800)
+    warm_seconds = time.perf_counter() - began
+    assert result.returncode == 0, result.stderr
+    assert _loss_rows(fresh / 'img')[0] == pytest.approx(_loss_rows(results / 'img')[0], rel=1e-5)
+    assert warm_seconds < cold_seconds / 3, (warm_seconds, cold_seconds)
+
+    # Resume: the newest checkpoint is corrupt, so step 2 is loaded and step 3 redone (its graphs cached too).
     with open(model_dir / 'step_0000003' / 'genA2B.ckpt', 'r+b') as f:
         f.truncate(100)
     result = run_script('train', *common, '--iteration', 3, '--save_freq', 1, '--print_freq', 100, '--resume', True,
-                        '--mode', 'pynative', timeout=1800)
+                        timeout=1800)
     assert result.returncode == 0, result.stderr
     assert 'step_0000003 is unusable' in result.stderr and 'resumed from step 2' in result.stderr
     state = ms.load_checkpoint(str(model_dir / 'step_0000003' / training_checkpoints.STATE_FILE))
@@ -187,11 +202,15 @@ def test_train_py_checkpoints_resume_and_export(dataset, tmp_path):
     assert_loss_history(results / 'img', steps=[1, 2, 3])  # steps 1-2 kept from the first run, 3 redone
 
 
-def assert_loss_history(folder, steps):
-    """img/losses.csv holds every term at every step; img/losses.png draws them (a picture, not a blank)."""
+def _loss_rows(folder):
     import csv
     with open(folder / 'losses.csv', newline='') as f:
-        rows = list(csv.DictReader(f))
+        return [{name: float(value) for name, value in row.items()} for row in csv.DictReader(f)]
+
+
+def assert_loss_history(folder, steps):
+    """img/losses.csv holds every term at every step; img/losses.png draws them (a picture, not a blank)."""
+    rows = _loss_rows(folder)
     assert [int(float(row['step'])) for row in rows] == steps
     assert set(ms_train.D_TERMS + ms_train.G_TERMS) <= set(rows[0]) and all(float(v) == float(v) for v in rows[0].values())
     with Image.open(folder / 'losses.png') as plot:
