@@ -27,7 +27,8 @@ class TorchAdam(nn.Cell):
         self.beta1_t, self.beta2_t = Tensor(np.float32(betas[0])), Tensor(np.float32(betas[1]))
         self.adam = ops.Adam()
         self.eps = eps
-        self.weight_decay = weight_decay
+        self.weight_decay = Tensor(np.float32(weight_decay))
+        self.map = ops.HyperMap()
         self.learning_rate = Parameter(Tensor(np.float32(lr)), name=f'{prefix}.learning_rate', requires_grad=False)
         self.step = Parameter(Tensor(np.float32(0)), name=f'{prefix}.step', requires_grad=False)
         self.exp_avg = self.params.clone(prefix=f'{prefix}.exp_avg', init='zeros')
@@ -41,11 +42,22 @@ class TorchAdam(nn.Cell):
         # update exactly when eps' = eps sqrt(1 - beta2^t). One kernel per parameter instead of ten; its one
         # deviation: 1 - beta2 is formed from float32 beta2, 1.3e-5 relative off torch's (the v increments).
         eps = self.eps * ops.sqrt(1 - beta2_power)
-        for param, grad, exp_avg, exp_avg_sq in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
-            self.adam(param, exp_avg, exp_avg_sq, beta1_power, beta2_power, self.learning_rate, self.beta1_t,
-                      self.beta2_t, eps, grad + self.weight_decay * param)
+        # a map over the parameters, not a loop: compiled, a loop unrolls into one nested call per parameter
+        # (past the compiler's depth limit for the two generators' 812)
+        self.map(ops.partial(_update, self.adam, beta1_power, beta2_power, self.learning_rate, self.beta1_t,
+                             self.beta2_t, eps, self.weight_decay),
+                 self.params, self.exp_avg, self.exp_avg_sq, grads)
         return step
 
     def state_parameters(self):
         """Everything a resumed run needs: step, learning rate, both moments."""
         return [self.step, self.learning_rate, *self.exp_avg, *self.exp_avg_sq]
+
+
+_update = ops.MultitypeFuncGraph('torch_adam_update')
+
+
+@_update.register('Function', 'Tensor', 'Tensor', 'Tensor', 'Tensor', 'Tensor', 'Tensor', 'Tensor', 'Tensor', 'Tensor',
+                  'Tensor', 'Tensor')
+def _update_one(adam, beta1_power, beta2_power, lr, beta1, beta2, eps, weight_decay, param, exp_avg, exp_avg_sq, grad):
+    return adam(param, exp_avg, exp_avg_sq, beta1_power, beta2_power, lr, beta1, beta2, eps, grad + weight_decay * param)
