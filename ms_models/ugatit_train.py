@@ -227,6 +227,16 @@ def compiled(fn, *networks):
     return one_at_a_time(CompiledGraph(fn, *networks))
 
 
+def compiled_update(optimizer):
+    """optimizer(grads) as one compiled graph; the gradients passed as a mutable tuple (a plain tuple's
+    tensors are taken for constants: one compilation per call)."""
+    graph = compiled(optimizer)
+
+    def update(grads):
+        return graph(ms.mutable(tuple(grads)))
+    return update
+
+
 def compiled_vjp(forward, network):
     """A compiled (x, cotangent) -> dx: the vector-Jacobian product of `forward` (x -> one tensor, computed
     by `network`) at x, its activations recomputed."""
@@ -463,7 +473,7 @@ class Trainer:
             self.graphs = StepGraphs(nets, facenet, self.weights, self.g_params)
             # compiled too: in PyNative the G update's 2,400 kernels were launched one by one (0.5-1.5 s per
             # step at ch 32; compiled 0.04 s)
-            self.update_g, self.update_d = compiled(self.G_optim), compiled(self.D_optim)
+            self.update_g, self.update_d = compiled_update(self.G_optim), compiled_update(self.D_optim)
         else:
             self.graphs = None
             self.update_g, self.update_d = one_at_a_time(self.G_optim), one_at_a_time(self.D_optim)
@@ -521,7 +531,8 @@ class Trainer:
     def set_learning_rate(self, step):
         rate = learning_rate(step, self.lr, self.iteration, self.decay)
         for optim in (self.G_optim, self.D_optim):
-            optim.learning_rate.set_data(ms.Tensor(rate, ms.float32))
+            # in place: a compiled update kept reading the tensor that set_data replaced
+            ops.assign(optim.learning_rate, ms.Tensor(rate, ms.float32))
         return rate
 
     def step(self, step, real_A, real_B):
