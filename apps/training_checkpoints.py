@@ -77,7 +77,8 @@ def _load_state(params, path):
             raise ConversionError(f'{path}: {param.name} has shape {arrays[param.name].shape}, '
                                   f'expected {tuple(param.shape)}')
     for param in params:
-        param.set_data(ms.Tensor(np.ascontiguousarray(arrays[param.name]), param.dtype))
+        # asarray, not ascontiguousarray: that makes a scalar (step, learning rate) a 1-element vector
+        param.set_data(ms.Tensor(np.asarray(arrays[param.name], order='C'), param.dtype))
 
 
 def load_latest(model_dir, networks, state_params):

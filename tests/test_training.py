@@ -49,6 +49,25 @@ def test_torch_adam_is_torch_optim_adam(rng):
     assert float(ms_optim.step.asnumpy()) == 5
 
 
+def test_optimizer_state_reloads_with_its_shapes(tmp_path):
+    """A checkpoint's optimizer state comes back as it was saved, scalars as scalars: the trainer assigns the
+    learning rate in place, which refuses a 1-element vector where a scalar was."""
+    nets = ms_train.UGATIT(ch=4, img_size=64, light=True, n_dis=5)
+    optim = TorchAdam(nets.disGA.trainable_params(), lr=1e-4, prefix='D_optim')
+    optim(ms.mutable(tuple(ms.Tensor(np.full(p.shape, 0.1, np.float32)) for p in optim.params)))
+    saved = {p.name: p.asnumpy().copy() for p in optim.state_parameters()}
+    training_checkpoints.save(str(tmp_path), 1, {'disGA': nets.disGA}, optim.state_parameters())
+
+    fresh = TorchAdam(ms_train.UGATIT(ch=4, img_size=64, light=True, n_dis=5).disGA.trainable_params(),
+                      prefix='D_optim')
+    assert training_checkpoints.load_latest(str(tmp_path), {'disGA': nets.disGA}, fresh.state_parameters()) == 1
+    for param in fresh.state_parameters():
+        assert param.shape == saved[param.name].shape, param.name
+        np.testing.assert_array_equal(param.asnumpy(), saved[param.name])
+    ms.ops.assign(fresh.learning_rate, ms.Tensor(5e-5, ms.float32))
+    assert float(fresh.learning_rate.asnumpy()) == pytest.approx(5e-5)
+
+
 def test_learning_rate_schedule_is_upstreams():
     """Constant for the first half, then linearly to zero; the same on both sides."""
     steps = [1, 500, 501, 750, 1000]
