@@ -5,12 +5,15 @@ MindSpore PyNative, repeat), so both see the same machine load. PyTorch's worker
 command started with: its own thread count, none of the settings the project makes for MindSpore.
 """
 import argparse
+import collections
+import ctypes
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -26,11 +29,14 @@ examples:
   python bench.py --cases u2net_320 p2c_generator_256 --repeat 10
   python bench.py --json bench.json
   python bench.py --cases train_step_ch32_256 --repeat 3   # training: seconds per step, ch 32, 256 px, light
+  python bench.py --cases train_step_ch32_256 --repeat 1 --kernels   # where the step's time goes, by kernel
 
 Columns: median ms per forward (batch 1, no autograd), MindSpore/PyTorch ratio (GRAPH), achieved GFLOP/s
 (2 x multiply-adds, counted by PyTorch's FlopCounterMode), and peak memory (resident set high-water mark
 of the worker above its size after importing its framework: PT MiB and MS MiB over the timed forwards,
 MS MiB 1st over the first ones, where MindSpore compiles the graph).
+--kernels: the seconds each framework's oneDNN kernels took in its last timed run (from oneDNN's verbose
+log, whose writing the timings then include), by primitive, and the rest of that run outside oneDNN.
 """
 
 @dataclass(frozen=True)
@@ -161,7 +167,12 @@ class Worker:
     def run(self, mode):
         self.set_mode(mode)
         began = time.perf_counter()
-        self.forward()
+        if self.framework == 'torch' and os.environ.get('ONEDNN_VERBOSE'):  # MindSpore's oneDNN reads the variable
+            import torch
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                self.forward()
+        else:
+            self.forward()
         return {'seconds': time.perf_counter() - began}
 
     def flops(self):
@@ -195,10 +206,19 @@ def worker_main(framework, case_name):
         import torch  # noqa: F401
     else:
         import mindspore  # noqa: F401
+    answers, onednn_log = sys.stdout, None
+    if os.environ.get('ONEDNN_VERBOSE'):
+        # oneDNN writes its log on file descriptor 1: that goes to a file (a pipe slowed PyTorch's step by a
+        # third), the answers to a copy of the pipe
+        answers, onednn_log = os.fdopen(os.dup(1), 'w'), tempfile.TemporaryFile()
+        os.dup2(onednn_log.fileno(), 1)
     worker = Worker(framework, BY_NAME[case_name]) if case_name else None
     for line in sys.stdin:
         request = json.loads(line)
         command = request['command']
+        if onednn_log:
+            onednn_log.seek(0)
+            onednn_log.truncate()
         if command == 'gemm':
             answer = {'gflops': gemm_gflops()}
         elif command == 'threads':
@@ -206,19 +226,40 @@ def worker_main(framework, case_name):
             answer = {'threads': torch.get_num_threads()}
         else:
             answer = getattr(worker, command)(*request.get('args', []))
-        print('@@' + json.dumps(answer), flush=True)
+        if onednn_log and command == 'run':
+            ctypes.CDLL(None).fflush(None)  # C stdio's buffer
+            onednn_log.seek(0)
+            answer['onednn_s'] = onednn_seconds(onednn_log.read().decode(errors='replace').splitlines())
+        print('@@' + json.dumps(answer), file=answers, flush=True)
 
 
 class WorkerDied(Exception):
     """A worker process ended before answering (killed for memory, say): that case is reported, not timed."""
 
 
+def onednn_seconds(log_lines):
+    """Seconds per oneDNN primitive (convolutions per direction) in lines of its verbose log."""
+    seconds = collections.Counter()
+    for line in log_lines:
+        fields = line.rstrip().split(',')
+        if 'exec' not in fields:
+            continue
+        at = fields.index('exec')  # onednn_verbose,[v1,primitive,]exec,cpu,<primitive>,<impl>,<prop kind>,...,<ms>
+        primitive, prop_kind = fields[at + 2], fields[at + 4]
+        if primitive == 'convolution':
+            primitive += ' ' + prop_kind.replace('_training', '').replace('_inference', '')
+        seconds[primitive] += float(fields[-1]) / 1000
+    return dict(seconds)
+
+
 class WorkerProcess:
-    def __init__(self, framework, case_name=''):
+    def __init__(self, framework, case_name='', kernels=False):
         self.framework = framework
         env = dict(os.environ)  # this process never imports ms_models: PyTorch's worker sees the user's settings
         if framework == 'mindspore':
             env.setdefault('GLOG_v', '3')
+        if kernels:
+            env['ONEDNN_VERBOSE'] = '1'
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker', framework, case_name],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
                                         cwd=os.path.dirname(os.path.abspath(__file__)))
@@ -260,17 +301,19 @@ class Result:
     torch_ready_s: float  # from the worker's start to the end of its first forward (or training step)
     ms_ready_s: float
     samples: dict = field(default_factory=dict)
+    onednn_s: dict = field(default_factory=dict)  # --kernels: {'torch' / 'graph': {primitive: seconds}}
 
 
-def bench_case(case, repeat, pynative, progress):
+def bench_case(case, repeat, pynative, progress, kernels=False):
     """Warm-ups, then `repeat` timed rounds in turns. The training step at upstream's size needs more memory
     than both frameworks' workers can hold at once on a 24 GB machine: there PyTorch's worker runs to its
     end before MindSpore's starts (the machine otherwise idle for both)."""
     modes = {'torch': ['eval'], 'mindspore': ['graph'] + (['pynative'] if pynative else [])}
     groups = [['torch'], ['mindspore']] if case.arch == 'train_step' else [['torch', 'mindspore']]
     warm, steady, samples, flops = {}, {}, {'torch': [], 'graph': [], 'pynative': []}, float('nan')
+    onednn = {}
     for group in groups:
-        workers = {framework: WorkerProcess(framework, case.name) for framework in group}
+        workers = {framework: WorkerProcess(framework, case.name, kernels) for framework in group}
         try:
             for framework, worker in workers.items():
                 for mode in modes[framework]:
@@ -282,7 +325,11 @@ def bench_case(case, repeat, pynative, progress):
             for _ in progress(range(repeat), desc=case.name, leave=False):
                 for framework, worker in workers.items():
                     for mode in modes[framework]:
-                        samples['torch' if framework == 'torch' else mode].append(worker.ask('run', mode)['seconds'])
+                        column = 'torch' if framework == 'torch' else mode
+                        answer = worker.ask('run', mode)
+                        samples[column].append(answer['seconds'])
+                        if kernels:
+                            onednn[column] = answer['onednn_s']  # the last run's
             steady.update({framework: worker.ask('steady_peak') for framework, worker in workers.items()})
         finally:
             for worker in workers.values():
@@ -294,7 +341,7 @@ def bench_case(case, repeat, pynative, progress):
                   steady['mindspore']['peak_mib'], warm['mindspore']['first_s'],
                   max(warm['torch']['resident_mib'], steady['torch']['resident_mib']),
                   max(warm['mindspore']['resident_mib'], steady['mindspore']['resident_mib']),
-                  warm['torch']['ready_s'], warm['mindspore']['ready_s'], samples)
+                  warm['torch']['ready_s'], warm['mindspore']['ready_s'], samples, onednn)
 
 
 def table(results, gemm):
@@ -307,11 +354,30 @@ def table(results, gemm):
                      f'{100 * r.graph_gflops / gemm:>8.0f}% {max(r.torch_peak_mib, r.torch_steady_mib):>7.0f} '
                      f'{r.ms_steady_mib:>7.0f} {r.graph_peak_mib:>10.0f}')
     for r in results:
+        if r.onednn_s:
+            lines.append(kernel_table(r))
+    for r in results:
         if r.case == TRAIN_CASE.name:
             lines.append(f'{r.case}: first step done {r.ms_ready_s:.0f} s after the MindSpore worker started '
                          f'(compilation included; PyTorch {r.torch_ready_s:.0f} s); peak resident set, imports '
                          f'included: MindSpore {r.ms_resident_mib:.0f} MiB, PyTorch {r.torch_resident_mib:.0f} MiB '
                          f'({r.ms_resident_mib / r.torch_resident_mib:.2f}x)')
+    return '\n'.join(lines)
+
+
+def kernel_table(r):
+    """Seconds of the last timed run by oneDNN primitive, PyTorch beside MindSpore GRAPH, then outside oneDNN."""
+    runs = {'PyTorch': (r.onednn_s.get('torch', {}), r.samples['torch'][-1]),
+            'MS GRAPH': (r.onednn_s.get('graph', {}), r.samples['graph'][-1])}
+    primitives = sorted({p for seconds, _ in runs.values() for p in seconds},
+                        key=lambda p: -max(seconds.get(p, 0) for seconds, _ in runs.values()))
+    lines = [f'{r.case + ", last timed run (s)":<44}' + ''.join(f'{name:>10}' for name in runs)]
+    for primitive in primitives + ['outside oneDNN', 'whole run']:
+        cells = []
+        for seconds, whole in runs.values():
+            value = {'outside oneDNN': whole - sum(seconds.values()), 'whole run': whole}.get(primitive)
+            cells.append(seconds.get(primitive, 0.0) if value is None else value)
+        lines.append(f'  {primitive:<42}' + ''.join(f'{value:>10.3f}' for value in cells))
     return '\n'.join(lines)
 
 
@@ -329,6 +395,8 @@ def parse_args(argv=None):
                                              f'{TRAIN_CASE.name}: seconds per photo2cartoon training step')
     parser.add_argument('--repeat', type=int, default=5, help='timed forwards per framework (default 5)')
     parser.add_argument('--no-pynative', action='store_true', help='skip MindSpore PyNative (faster)')
+    parser.add_argument('--kernels', action='store_true',
+                        help="also sum each framework's oneDNN kernels over its last timed run (verbose log)")
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--worker', nargs=2, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -348,7 +416,7 @@ def main(argv=None):
     for name in tqdm(args.cases, desc='cases'):
         try:
             results.append(bench_case(BY_NAME[name], args.repeat, not args.no_pynative and name != TRAIN_CASE.name,
-                                      tqdm))
+                                      tqdm, args.kernels))
         except WorkerDied as error:  # report it, go on with the other cases
             print(f'{name}: {error}', file=sys.stderr, flush=True)
     print(table(results, gemm))
