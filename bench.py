@@ -167,12 +167,7 @@ class Worker:
     def run(self, mode):
         self.set_mode(mode)
         began = time.perf_counter()
-        if self.framework == 'torch' and os.environ.get('ONEDNN_VERBOSE'):  # MindSpore's oneDNN reads the variable
-            import torch
-            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
-                self.forward()
-        else:
-            self.forward()
+        self.forward()
         return {'seconds': time.perf_counter() - began}
 
     def flops(self):
@@ -224,6 +219,10 @@ def worker_main(framework, case_name):
         elif command == 'threads':
             import torch
             answer = {'threads': torch.get_num_threads()}
+        elif onednn_log and command == 'run' and framework == 'torch':  # MindSpore's oneDNN reads ONEDNN_VERBOSE
+            import torch
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                answer = worker.run(*request['args'])
         else:
             answer = getattr(worker, command)(*request.get('args', []))
         if onednn_log and command == 'run':
@@ -367,17 +366,15 @@ def table(results, gemm):
 
 def kernel_table(r):
     """Seconds of the last timed run by oneDNN primitive, PyTorch beside MindSpore GRAPH, then outside oneDNN."""
-    runs = {'PyTorch': (r.onednn_s.get('torch', {}), r.samples['torch'][-1]),
-            'MS GRAPH': (r.onednn_s.get('graph', {}), r.samples['graph'][-1])}
-    primitives = sorted({p for seconds, _ in runs.values() for p in seconds},
-                        key=lambda p: -max(seconds.get(p, 0) for seconds, _ in runs.values()))
-    lines = [f'{r.case + ", last timed run (s)":<44}' + ''.join(f'{name:>10}' for name in runs)]
+    names = {'PyTorch': 'torch', 'MS GRAPH': 'graph'}
+    kernels = [r.onednn_s.get(column, {}) for column in names.values()]
+    primitives = sorted({p for seconds in kernels for p in seconds},
+                        key=lambda p: -max(seconds.get(p, 0) for seconds in kernels))
+    columns = [{**seconds, 'outside oneDNN': r.samples[column][-1] - sum(seconds.values()),
+                'whole run': r.samples[column][-1]} for seconds, column in zip(kernels, names.values())]
+    lines = [f'{r.case + ", last timed run (s)":<44}' + ''.join(f'{name:>10}' for name in names)]
     for primitive in primitives + ['outside oneDNN', 'whole run']:
-        cells = []
-        for seconds, whole in runs.values():
-            value = {'outside oneDNN': whole - sum(seconds.values()), 'whole run': whole}.get(primitive)
-            cells.append(seconds.get(primitive, 0.0) if value is None else value)
-        lines.append(f'  {primitive:<42}' + ''.join(f'{value:>10.3f}' for value in cells))
+        lines.append(f'  {primitive:<42}' + ''.join(f'{column.get(primitive, 0.0):>10.3f}' for column in columns))
     return '\n'.join(lines)
 
 
